@@ -1,0 +1,336 @@
+"""Append-only, hash-chained audit trail.
+
+Every event carries the SHA-256 of its own content plus the hash of the event before it, so
+editing, deleting or reordering a stored event breaks the chain and `verify` finds where. The
+chain cannot show that events were cut off the *end*; an operator who needs that keeps the
+latest hash somewhere else (a printout of `idp audit verify`, a timestamp, a log shipper).
+
+Audit records are kept for years and read by people who should never see credentials, so
+`record` refuses data that looks like a token, secret, key or national ID number (the security
+rule in DESIGN.md): callers log what happened, never the secret that made it happen.
+
+Plain Python with no Flask import, so any layer (web, CLI, background jobs) can record events
+inside its own SQLAlchemy transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Row, select, text
+from sqlalchemy.orm import Session
+
+from idp.db import AuditEvent, utcnow
+
+GENESIS_HASH = "0" * 64
+"""The `prev_hash` of the first event: there is nothing before it to point at."""
+
+ADVISORY_LOCK_ID = 0x6964_702E_6175_6474
+"""PostgreSQL advisory lock key ("idp.audt" in ASCII) that serialises appends to the chain.
+Any constant works as long as every writer uses the same one."""
+
+MAX_DATA_BYTES = 16 * 1024
+"""Upper bound on an event's canonical data, so one caller cannot bloat the trail."""
+
+MAX_LIST_LIMIT = 10_000
+
+TYPE_PATTERN = re.compile(r"[a-z0-9_.]{1,60}")
+
+SECRET_KEYS = frozenset({
+    "token", "access_token", "refresh_token", "id_token", "code", "secret", "client_secret",
+    "password", "national_id", "pid", "citizen_id", "key",
+})
+"""Data keys refused outright; they name a credential or a national ID."""
+
+SECRET_KEY_SUFFIXES = ("_token", "_secret", "_password", "_key")
+"""Suffixes refused too (`logout_token`, `jwt_secret`, `private_key`, ...): the same things
+under longer names. Log an identifier such as a `kid` or a digest instead."""
+
+_SEPARATORS = re.compile(r"[\s-]")
+_THIRTEEN_DIGITS = re.compile(r"\d{13}")
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of walking the chain.
+
+    `count` is the number of events checked and found good; when `ok` is false it is the number
+    of good events before `first_bad_seq`.
+    """
+
+    ok: bool
+    count: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+# --- recording -----------------------------------------------------------------------------
+
+
+def record(
+    session: Session,
+    type: str,
+    *,
+    person_id: str | None = None,
+    client_id: str | None = None,
+    **data: Any,
+) -> AuditEvent:
+    """Append one event to the chain inside the caller's transaction.
+
+    The event becomes durable when the caller commits, together with the change it describes;
+    if the caller rolls back, neither exists. The chain lock is held until that commit, so keep
+    the transaction short after recording.
+    """
+    check_type(type)
+    check_no_secrets({"person_id": person_id, "client_id": client_id})
+    payload = _normalise(data)
+    _lock_chain(session)
+    event = AuditEvent(
+        at=utcnow(),
+        type=type,
+        person_id=person_id,
+        client_id=client_id,
+        data=payload,
+        prev_hash=_last_hash(session),
+    )
+    event.hash = event_hash(event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def check_type(event_type: str) -> None:
+    """Refuse event types outside `^[a-z0-9_.]{1,60}$`, so types stay greppable dotted names."""
+    if not isinstance(event_type, str) or not TYPE_PATTERN.fullmatch(event_type):
+        raise ValueError("audit event type must match ^[a-z0-9_.]{1,60}$")
+
+
+def check_no_secrets(value: Any, where: str = "data") -> None:
+    """Refuse secret-looking keys and national-ID-shaped strings anywhere in `value`.
+
+    Walks nested dicts and lists, since a secret one level down is just as leaked. The error
+    names where it was found but never echoes the value: that is what must not be written.
+    """
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _is_secret_key(key):
+                raise ValueError(f"audit data key {key!r} names a secret or national ID")
+            check_no_secrets(item, str(key))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_no_secrets(item, where)
+    elif isinstance(value, str) and looks_like_national_id(value):
+        raise ValueError(f"audit value under {where!r} has the shape of a national ID")
+
+
+def _is_secret_key(key: Any) -> bool:
+    name = str(key).lower()
+    return name in SECRET_KEYS or name.endswith(SECRET_KEY_SUFFIXES)
+
+
+def looks_like_national_id(value: str) -> bool:
+    """True for 13 digits, also when written with dashes or spaces (1-2345-67890-12-3), the
+    usual ways a Thai national ID number is printed."""
+    return bool(_THIRTEEN_DIGITS.fullmatch(_SEPARATORS.sub("", value)))
+
+
+def _normalise(data: dict[str, Any]) -> dict[str, Any]:
+    """Check and round-trip `data` through canonical JSON.
+
+    What is stored must be exactly what was hashed; a tuple or a non-string key would otherwise
+    come back from the database different from what went in, and the event would later fail
+    verification through no fault of anyone.
+    """
+    check_no_secrets(data)
+    encoded = canonical_json(data)
+    if len(encoded) > MAX_DATA_BYTES:
+        raise ValueError(f"audit data is larger than {MAX_DATA_BYTES} bytes")
+    result: dict[str, Any] = json.loads(encoded)
+    return result
+
+
+def _lock_chain(session: Session) -> None:
+    """Serialise appenders, so two writers never both link to the same predecessor.
+
+    PostgreSQL: a transaction-scoped advisory lock, released at commit or rollback. Under the
+    default READ COMMITTED isolation the next statement then sees the newest committed event.
+
+    SQLite: the database write lock. The Python driver starts a transaction only at the first
+    write, so a plain read-then-insert would let two writers read the same last hash. A write
+    that matches no row takes the write lock first (waiting out the busy timeout), and the read
+    that follows sees the latest event.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_ID})
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE audit_event SET seq = seq WHERE 0 = 1"))
+
+
+def _last_hash(session: Session) -> str:
+    last = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
+    return last or GENESIS_HASH
+
+
+# --- hashing -------------------------------------------------------------------------------
+
+
+def canonical_json(value: Any) -> bytes:
+    """One byte string per JSON value: sorted keys, no spaces, UTF-8 (Thai stays readable)."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def format_at(at: datetime) -> str:
+    """ISO 8601 in UTC with microseconds.
+
+    SQLite hands back naive datetimes (we always store UTC) and PostgreSQL aware ones in the
+    session time zone; both must hash the same as the value recorded.
+    """
+    aware = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    return aware.isoformat(timespec="microseconds")
+
+
+def compute_hash(
+    *,
+    at: datetime,
+    type: str,
+    person_id: str | None,
+    client_id: str | None,
+    data: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """SHA-256 over the canonical JSON of an event's content and its link.
+
+    `seq` is left out on purpose: it is assigned by the database at insert time, after the hash
+    is computed, and PostgreSQL sequences may leave gaps. Order is carried by `prev_hash`.
+    """
+    content = {
+        "at": format_at(at),
+        "type": type,
+        "person_id": person_id,
+        "client_id": client_id,
+        "data": data,
+        "prev_hash": prev_hash,
+    }
+    return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+def event_hash(event: AuditEvent) -> str:
+    """The hash `event` should carry, recomputed from its stored fields."""
+    return compute_hash(
+        at=event.at,
+        type=event.type,
+        person_id=event.person_id,
+        client_id=event.client_id,
+        data=event.data,
+        prev_hash=event.prev_hash,
+    )
+
+
+# --- verifying -----------------------------------------------------------------------------
+
+
+def verify(session: Session) -> VerifyResult:
+    """Walk the chain in `seq` order, checking each link and recomputing each hash.
+
+    Reports the first bad event: an edited event fails its own hash; a deleted or inserted
+    event breaks the link of the event after it. Reads plain rows rather than ORM objects, so
+    it checks what is stored (not what this session may hold in memory) and streams, so the
+    trail may be large.
+    """
+    expected_prev = GENESIS_HASH
+    count = 0
+    for row in session.execute(_CHAIN_QUERY.execution_options(yield_per=1000)):
+        problem = _problem(row, expected_prev)
+        if problem:
+            return VerifyResult(ok=False, count=count, first_bad_seq=row.seq, reason=problem)
+        expected_prev = row.hash
+        count += 1
+    return VerifyResult(ok=True, count=count)
+
+
+_CHAIN_QUERY = select(
+    AuditEvent.seq,
+    AuditEvent.at,
+    AuditEvent.type,
+    AuditEvent.person_id,
+    AuditEvent.client_id,
+    AuditEvent.data,
+    AuditEvent.prev_hash,
+    AuditEvent.hash,
+).order_by(AuditEvent.seq)
+
+
+def _problem(row: Row[Any], expected_prev: str) -> str | None:
+    """Why the event in `row` does not belong where it sits in the chain, or None if it does."""
+    if row.prev_hash != expected_prev:
+        return "prev_hash does not match the previous event (an event was removed or inserted)"
+    try:
+        recomputed = compute_hash(
+            at=row.at,
+            type=row.type,
+            person_id=row.person_id,
+            client_id=row.client_id,
+            data=row.data,
+            prev_hash=row.prev_hash,
+        )
+    except (TypeError, ValueError, AttributeError):
+        return "stored fields cannot be hashed"
+    if recomputed != row.hash:
+        return "hash mismatch"
+    return None
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def list_events(
+    session: Session,
+    *,
+    person_id: str | None = None,
+    type: str | None = None,
+    limit: int = 100,
+) -> Sequence[AuditEvent]:
+    """Events newest first, optionally only one person's or one type's; for operators."""
+    query = select(AuditEvent)
+    if person_id is not None:
+        query = query.where(AuditEvent.person_id == person_id)
+    if type is not None:
+        query = query.where(AuditEvent.type == type)
+    query = query.order_by(AuditEvent.seq.desc()).limit(_bounded(limit))
+    return session.scalars(query).all()
+
+
+def events_for_person(
+    session: Session, person_id: str, limit: int = 100
+) -> Sequence[AuditEvent]:
+    """One person's events, newest first: what their account page shows as their activity."""
+    return list_events(session, person_id=person_id, limit=limit)
+
+
+def _bounded(limit: int) -> int:
+    if limit < 1 or limit > MAX_LIST_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIST_LIMIT}")
+    return limit
+
+
+def as_dict(event: AuditEvent) -> dict[str, Any]:
+    """An event as plain JSON-ready data, for `--json` output and account pages."""
+    return {
+        "seq": event.seq,
+        "at": format_at(event.at),
+        "type": event.type,
+        "person_id": event.person_id,
+        "client_id": event.client_id,
+        "data": event.data,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }

@@ -1,0 +1,124 @@
+"""Moving an authorization request forward: to login, to consent, or to a code for the agency.
+
+The authorization endpoint and the interaction pages both end here, so the rules for what comes
+next (and the one place a code is made) live in one module.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from flask import redirect, request
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from idp import audit
+from idp.authn import session as sso
+from idp.db import Client, ConsentGrant
+from idp.oidc import tokens
+from idp.oidc.authorize import AuthorizationRequest, RedirectError, decide, redirect_with
+from idp.oidc.subject import subject_for, subject_key
+from idp.provider import Provider
+
+
+def requested_claim_names(req: AuthorizationRequest) -> list[str]:
+    names = {n for target in req.claims.values() for n in target}
+    return sorted(names - {"acr", "sub", "auth_time", "amr"})
+
+
+def has_consent(p: Provider, person_id: str, client_id: str, scopes: list[str],
+                claims: list[str]) -> bool:
+    with p.db.session() as s:
+        rows = s.scalars(select(ConsentGrant).where(
+            ConsentGrant.person_id == person_id, ConsentGrant.client_id == client_id,
+            ConsentGrant.withdrawn_at.is_(None)))
+        granted_scopes: set[str] = set()
+        granted_claims: set[str] = set()
+        for row in rows:
+            granted_scopes |= set(row.scopes)
+            granted_claims |= set(row.claims)
+    return set(scopes) <= granted_scopes and set(claims) <= granted_claims
+
+
+def record_consent(p: Provider, person_id: str, client_id: str, scopes: list[str],
+                   claims: list[str]) -> None:
+    with p.db.session() as s:
+        s.add(ConsentGrant(person_id=person_id, client_id=client_id, scopes=scopes,
+                           claims=claims))
+        audit.record(s, "consent.granted", person_id=person_id, client_id=client_id,
+                     scopes=scopes, claims=claims)
+
+
+def error_response(req: AuthorizationRequest, issuer: str, error: str, description: str,
+                   status: int = 302) -> Response:
+    """An OAuth error at the registered redirect URI, with `state` and `iss` (RFC 9207)."""
+    location = redirect_with(req.redirect_uri, {
+        "error": error, "error_description": description, "state": req.state, "iss": issuer})
+    return redirect(location, code=status)
+
+
+def redirect_status() -> int:
+    """303 after a POST, so the browser does not re-post the form to the agency."""
+    return 303 if request.method == "POST" else 302
+
+
+def current_session(p: Provider) -> tuple[str | None, sso.SsoSession | None]:
+    handle = request.cookies.get(sso.COOKIE)
+    return handle, sso.load(p.store, handle)
+
+
+def proceed(p: Provider, req: AuthorizationRequest, client: Client,
+            session: sso.SsoSession | None, *, consent_given: bool = False,
+            interaction_id: str | None = None) -> Response:
+    """Decide the next step for this request and take it (reusing the interaction, if any)."""
+    subject = None
+    if session is not None:
+        subject = subject_for(client, session.person_id, subject_key(p.settings.secret_key))
+    consented = consent_given or (session is not None and has_consent(
+        p, session.person_id, client.client_id, req.scopes, requested_claim_names(req)))
+    try:
+        decision = decide(req, session, int(time.time()), subject, consented, p.issuer)
+    except RedirectError as exc:
+        return error_response(req, p.issuer, exc.error, exc.description, redirect_status())
+    if decision.step == "issue":
+        assert session is not None
+        if interaction_id:
+            p.store.delete("interaction:" + interaction_id)
+        return issue_code(p, req, client, session)
+    return begin_interaction(p, req, decision.step, interaction_id)
+
+
+def begin_interaction(p: Provider, req: AuthorizationRequest, step: str,
+                      interaction_id: str | None = None) -> Response:
+    interaction_id = interaction_id or secrets.token_urlsafe(32)
+    p.store.put("interaction:" + interaction_id, {"request": req.to_dict(), "step": step},
+                p.settings.interaction_ttl)
+    return redirect(f"/interaction/{interaction_id}", code=redirect_status())
+
+
+def load_interaction(p: Provider, interaction_id: str) -> dict[str, Any] | None:
+    if len(interaction_id) > 64:
+        return None
+    return p.store.get("interaction:" + interaction_id)
+
+
+def issue_code(p: Provider, req: AuthorizationRequest, client: Client,
+               session: sso.SsoSession) -> Response:
+    """The one place a code is made: 256 random bits, stored hashed, 60 s, single use."""
+    code = tokens.new_secret()
+    p.store.put("code:" + tokens.digest(code), {
+        "client_id": client.client_id, "redirect_uri": req.redirect_uri, "scopes": req.scopes,
+        "nonce": req.nonce, "code_challenge": req.code_challenge,
+        "person_id": session.person_id, "auth_time": session.auth_time, "acr": session.acr,
+        "amr": session.amr, "sid": session.sid, "claims": req.claims,
+        "claims_locales": req.claims_locales,
+    }, p.settings.code_ttl)
+    handle = request.cookies.get(sso.COOKIE)
+    if handle and client.client_id not in session.clients:
+        session.clients.append(client.client_id)
+        sso.save(p.store, handle, session, p.settings.session_ttl)
+    location = redirect_with(req.redirect_uri, {"code": code, "state": req.state,
+                                                "iss": p.issuer})
+    return redirect(location, code=redirect_status())

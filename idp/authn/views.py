@@ -1,0 +1,140 @@
+"""The login interaction: the pages a person sees between the agency and the code.
+
+Until passkeys and federated proofing exist, the one login method is the sandbox persona picker,
+offered only when sandbox parties are on.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, request
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from idp import audit, web
+from idp.authn import flow
+from idp.authn import session as sso
+from idp.db import Client, Person
+from idp.oidc.authorize import AuthorizationRequest, wanted_assurance
+from idp.provider import Provider, current_provider
+from kyc.assurance import Assurance, aal, ial
+from sandbox.personas import PERSONAS, Persona, get_persona
+
+bp = Blueprint("authn", __name__)
+
+
+def _load(p: Provider, interaction_id: str) -> tuple[dict, AuthorizationRequest, Client] | None:
+    data = flow.load_interaction(p, interaction_id)
+    if data is None:
+        return None
+    req = AuthorizationRequest.from_dict(data["request"])
+    with p.db.session() as s:
+        client = s.get(Client, req.client_id)
+    return (data, req, client) if client else None
+
+
+def _expired() -> Response:
+    return web.error_page("interaction_expired", "interaction_expired", 400)
+
+
+def _persona_view(persona: Persona) -> dict[str, str]:
+    return {"id": persona.id, "name_th": persona.name_th, "name_en": persona.name_en,
+            "description_th": persona.description_th,
+            "description_en": persona.description_en, "ial": persona.ial, "aal": persona.aal}
+
+
+def _login_page(p: Provider, interaction_id: str, client: Client, req: AuthorizationRequest,
+                error: str | None = None, status: int = 200) -> Response:
+    personas = [_persona_view(x) for x in PERSONAS] if p.settings.sandbox else []
+    return web.render_page("login.html", status=status, interaction_id=interaction_id,
+                           client=client, personas=personas, login_hint=req.login_hint,
+                           sandbox=p.settings.sandbox, error=error)
+
+
+def _consent_page(interaction_id: str, client: Client, req: AuthorizationRequest) -> Response:
+    return web.render_page("consent.html", interaction_id=interaction_id, client=client,
+                           scopes=req.scopes, claims=flow.requested_claim_names(req))
+
+
+@bp.get("/interaction/<interaction_id>")
+def interaction(interaction_id: str) -> Response:
+    p = current_provider()
+    loaded = _load(p, interaction_id)
+    if loaded is None:
+        return _expired()
+    data, req, client = loaded
+    if data["step"] == "consent":
+        return _consent_page(interaction_id, client, req)
+    return _login_page(p, interaction_id, client, req)
+
+
+def person_for_persona(p: Provider, persona: Persona) -> str:
+    """The person record behind a sandbox persona, created on first login."""
+    with p.db.session() as s:
+        person = s.scalars(select(Person).where(Person.sandbox_persona == persona.id)).first()
+        if person is None:
+            person = Person(id=str(uuid.uuid4()), kind=persona.kind, ial=persona.ial,
+                            sandbox_persona=persona.id,
+                            claims={k: v for k, v in persona.claims.items()
+                                    if k != "th_citizen_id"})
+            s.add(person)
+        return person.id
+
+
+@bp.post("/interaction/<interaction_id>/login")
+def login(interaction_id: str) -> Response:
+    web.check_csrf()
+    p = current_provider()
+    loaded = _load(p, interaction_id)
+    if loaded is None:
+        return _expired()
+    _, req, client = loaded
+    persona = get_persona(request.form.get("persona", "")) if p.settings.sandbox else None
+    if persona is None:
+        return _login_page(p, interaction_id, client, req, error="choose_persona", status=400)
+    level = Assurance(ial(persona.ial), aal(persona.aal))
+    wanted = wanted_assurance(req, p.issuer)
+    if wanted is not None and not level.satisfies(wanted):
+        return _login_page(p, interaction_id, client, req, error="level_too_low", status=400)
+    person_id = person_for_persona(p, persona)
+    old_handle = request.cookies.get(sso.COOKIE)
+    if old_handle:
+        sso.end(p.store, old_handle)
+    handle, session = sso.start(p.store, person_id, level.acr(p.issuer), ["sandbox"],
+                                p.settings.session_ttl)
+    with p.db.session() as s:
+        audit.record(s, "login.success", person_id=person_id, client_id=client.client_id,
+                     method="sandbox_persona", acr=session.acr)
+    # The next decision must not ask to log in again for prompt=login or max_age=0.
+    req.prompt = [x for x in req.prompt if x not in ("login", "select_account")]
+    req.max_age = None
+    response = flow.proceed(p, req, client, session, interaction_id=interaction_id)
+    response.set_cookie(sso.COOKIE, handle, httponly=True, samesite="Lax", path="/",
+                        secure=p.issuer.startswith("https://"), max_age=p.settings.session_ttl)
+    return response
+
+
+@bp.post("/interaction/<interaction_id>/consent")
+def consent(interaction_id: str) -> Response:
+    web.check_csrf()
+    p = current_provider()
+    loaded = _load(p, interaction_id)
+    if loaded is None:
+        return _expired()
+    data, req, client = loaded
+    _, session = flow.current_session(p)
+    if session is None or data.get("step") != "consent":
+        return _expired()
+    if request.form.get("decision") != "allow":
+        p.store.delete("interaction:" + interaction_id)
+        with p.db.session() as s:
+            audit.record(s, "consent.denied", person_id=session.person_id,
+                         client_id=client.client_id)
+        return flow.error_response(req, p.issuer, "access_denied",
+                                   "the person did not consent", 303)
+    flow.record_consent(p, session.person_id, client.client_id, req.scopes,
+                        flow.requested_claim_names(req))
+    req.prompt = [x for x in req.prompt if x != "consent"]
+    return flow.proceed(p, req, client, session, consent_given=True,
+                        interaction_id=interaction_id)

@@ -1,0 +1,52 @@
+"""The discovery document (OIDC Discovery 1.0, RFC 8414): only members this provider honours."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from idp.oidc.claims import supported_claims
+from idp.provider import Provider
+from kyc.assurance import supported_acr_values
+
+SCOPES = ["openid", "profile", "email", "phone", "address", "offline_access"]
+
+
+def discovery_document(p: Provider) -> dict[str, Any]:
+    iss = p.issuer
+    auth_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    return {
+        "issuer": iss,
+        "authorization_endpoint": f"{iss}/authorize",
+        "token_endpoint": f"{iss}/token",
+        "userinfo_endpoint": f"{iss}/userinfo",
+        "jwks_uri": f"{iss}/jwks",
+        "end_session_endpoint": f"{iss}/logout",
+        "revocation_endpoint": f"{iss}/revoke",
+        "introspection_endpoint": f"{iss}/introspect",
+        "scopes_supported": SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["pairwise", "public"],
+        "id_token_signing_alg_values_supported": p.keys.algorithms,
+        "userinfo_signing_alg_values_supported": [],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "PS256", "RS256", "EdDSA"],
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "code_challenge_methods_supported": ["S256"],
+        "claims_parameter_supported": True,
+        "claims_supported": supported_claims(),
+        "claim_types_supported": ["normal"],
+        "claims_locales_supported": ["th", "en"],
+        "ui_locales_supported": ["th", "en"],
+        "display_values_supported": ["page", "popup", "touch", "wap"],
+        "acr_values_supported": supported_acr_values(iss),
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "require_request_uri_registration": False,
+        "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
+    }

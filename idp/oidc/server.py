@@ -1,0 +1,347 @@
+"""The token, revocation and introspection endpoints, built on authlib's authorization server.
+
+authlib handles client authentication (client_secret_basic, client_secret_post,
+private_key_jwt), PKCE verification and the grant mechanics; this module plugs our stores into
+its hooks: atomic single-use codes, grant families, refresh rotation with reuse detection.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidGrantError, grants
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import Flask
+from joserfc.jwk import KeySet
+
+from idp import audit
+from idp.db import Client, Person
+from idp.oidc import tokens
+from idp.oidc.idtoken import IdTokenInput, build_id_token
+from idp.oidc.subject import subject_for, subject_key
+from idp.provider import Provider, current_provider
+
+# authlib logs issued tokens at DEBUG; tokens must never reach a log.
+logging.getLogger("authlib").setLevel(logging.INFO)
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+CODE_REUSE_TTL = 3600
+
+
+class OAuthClient(ClientMixin):
+    """authlib's view of a registered client."""
+
+    def __init__(self, row: Client) -> None:
+        self.row = row
+        self.client_id = row.client_id
+        self.id_token_signed_response_alg = row.id_token_signed_response_alg
+
+    def get_client_id(self) -> str:
+        return self.row.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        allowed = set(self.row.scope.split()) | {"openid"}
+        return " ".join(s for s in (scope or "").split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.row.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        from idp.clients import check_secret
+
+        return check_secret(self.row, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method == self.row.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.row.grant_types
+
+
+@dataclass
+class AuthCode:
+    """A redeemed authorization code, as authlib's grant expects to see it."""
+
+    data: dict[str, Any]
+    grant_id: str
+    code_challenge: str = ""
+    code_challenge_method: str = "S256"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def get_redirect_uri(self) -> str:
+        return str(self.data["redirect_uri"])
+
+    def get_scope(self) -> str:
+        return " ".join(self.data["scopes"])
+
+    def get_nonce(self) -> str | None:
+        return self.data.get("nonce")
+
+    def get_auth_time(self) -> int | None:
+        return self.data.get("auth_time")
+
+
+def _person(s: Any, person_id: str | None) -> Person | None:
+    return s.get(Person, person_id) if person_id else None
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> AuthCode | None:
+        """Atomically take the code; a second use revokes what the first one issued."""
+        p = current_provider()
+        key = tokens.digest(code)
+        data = p.store.take("code:" + key)
+        if data is None:
+            used = p.store.get("code-used:" + key)
+            if used:
+                with p.db.session() as s:
+                    if tokens.revoke_grant(s, used["grant_id"], "code_reuse"):
+                        audit.record(s, "token.revoked", client_id=used["client_id"],
+                                     reason="code_reuse")
+            return None
+        if data["client_id"] != client.client_id:
+            return None
+        with p.db.session() as s:
+            grant = tokens.create_grant(
+                s, client_id=data["client_id"], person_id=data["person_id"],
+                scope=" ".join(data["scopes"]),
+                claims={"request": data.get("claims") or {},
+                        "claims_locales": data.get("claims_locales")},
+                auth_time=data["auth_time"], acr=data["acr"], amr=data["amr"], sid=data["sid"])
+            grant_id = grant.id
+        p.store.put("code-used:" + key, {"grant_id": grant_id, "client_id": client.client_id},
+                    CODE_REUSE_TTL)
+        return AuthCode(data=data, grant_id=grant_id, code_challenge=data["code_challenge"])
+
+    def delete_authorization_code(self, authorization_code: AuthCode) -> None:
+        """Already gone: it was taken atomically when queried."""
+
+    def authenticate_user(self, authorization_code: AuthCode) -> Person | None:
+        with current_provider().db.session() as s:
+            return _person(s, authorization_code.data["person_id"])
+
+
+class RefreshGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> TokenView | None:
+        p = current_provider()
+        with p.db.session() as s:
+            try:
+                live = tokens.use_refresh_token(s, refresh_token)
+            except tokens.RefreshReuseError:
+                audit.record(s, "token.revoked", client_id=self.request.client.client_id,
+                             reason="refresh_token_reuse")
+                live = None
+        if live is None:
+            raise InvalidGrantError("the refresh token is invalid, expired, revoked or was "
+                                    "already used")
+        return TokenView(live)
+
+    def authenticate_user(self, refresh_token: TokenView) -> Person | None:
+        with current_provider().db.session() as s:
+            return _person(s, refresh_token.live.grant.person_id)
+
+    def revoke_old_credential(self, refresh_token: TokenView) -> None:
+        """Rotation already marked it used, atomically, when it was authenticated."""
+
+
+class CredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+
+@dataclass
+class TokenView:
+    """A live token as authlib's revocation and introspection endpoints see it."""
+
+    live: tokens.LiveToken
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.live.grant.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.live.scope
+
+
+class PrivateKeyJwt(JWTBearerClientAssertion):
+    """RFC 7523 client authentication; `aud` may be the issuer or the token endpoint."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def get_audiences(self) -> list[str]:
+        issuer = current_provider().issuer
+        return [issuer, issuer + "/token"]
+
+    def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
+        key = f"jti:{claims['sub']}:{tokens.digest(str(jti))}"
+        return current_provider().store.add(key, {"seen": 1}, 3600)
+
+    def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
+        if client.row.jwks:
+            return KeySet.import_key_set(client.row.jwks)  # type: ignore[arg-type]
+        from idp.oidc.jwks_fetch import fetch_jwks
+
+        return KeySet.import_key_set(fetch_jwks(client.row.jwks_uri or ""))  # type: ignore[arg-type]
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        return _RawToken(token_string, _owner(token_string))
+
+    def revoke_token(self, token: _RawToken, request: Any) -> None:
+        with current_provider().db.session() as s:
+            grant = tokens.revoke_token(s, token.raw)
+            if grant is not None:
+                audit.record(s, "token.revoked", client_id=grant.client_id,
+                             person_id=grant.person_id, reason="revoked_by_client")
+
+
+@dataclass
+class _RawToken:
+    raw: str
+    owner: str | None
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.owner in (None, client.client_id)
+
+
+def _owner(raw: str) -> str | None:
+    """Which client a token (live or not) belongs to, so no client can revoke another's."""
+    from idp.db import AccessToken, Grant, RefreshToken
+
+    with current_provider().db.session() as s:
+        h = tokens.digest(raw)
+        row = s.get(RefreshToken, h) or s.get(AccessToken, h)
+        grant = s.get(Grant, row.grant_id) if row else None
+        return grant.client_id if grant else None
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
+        with current_provider().db.session() as s:
+            finders = [tokens.find_access_token, tokens.find_refresh_token]
+            if token_type_hint == "refresh_token":  # noqa: S105 (a hint name, not a secret)
+                finders.reverse()
+            for find in finders:
+                live = find(s, token_string)
+                if live is not None:
+                    return TokenView(live)
+        return None
+
+    def check_permission(self, token: TokenView, client: OAuthClient, request: Any) -> bool:
+        """A client may introspect only its own tokens."""
+        return token.check_client(client)
+
+    def introspect_token(self, token: TokenView) -> dict[str, Any]:
+        p = current_provider()
+        grant = token.live.grant
+        body: dict[str, Any] = {
+            "active": True, "scope": token.live.scope, "client_id": grant.client_id,
+            "token_type": "Bearer" if token.live.kind == "access_token" else "refresh_token",
+            "exp": int(token.live.expires_at.timestamp()),
+            "iat": int(token.live.issued_at.timestamp()), "iss": p.issuer,
+        }
+        if grant.person_id:
+            with p.db.session() as s:
+                client = s.get(Client, grant.client_id)
+            if client is not None:
+                body["sub"] = subject_for(client, grant.person_id,
+                                          subject_key(p.settings.secret_key))
+        if grant.acr:
+            body["acr"] = grant.acr
+        return body
+
+
+def save_token(token: dict[str, Any], request: Any) -> None:
+    """Persist what authlib generated, in the grant family it belongs to."""
+    p = current_provider()
+    client: OAuthClient = request.client
+    scope = token.get("scope", "")
+    with p.db.session() as s:
+        if request.authorization_code is not None:
+            grant_id = request.authorization_code.grant_id
+        elif getattr(request, "refresh_token", None) is not None:
+            grant_id = request.refresh_token.live.grant.id
+        else:
+            grant_id = tokens.create_grant(s, client_id=client.client_id, person_id=None,
+                                           scope=scope).id
+        tokens.store_access_token(s, token["access_token"], grant_id, scope,
+                                  int(token["expires_in"]))
+        if token.get("refresh_token"):
+            tokens.store_refresh_token(s, token["refresh_token"], grant_id, scope,
+                                       p.settings.refresh_token_ttl)
+        grant = s.get(tokens.Grant, grant_id)
+        audit.record(s, "token.issued", client_id=client.client_id,
+                     person_id=grant.person_id if grant else None,
+                     grant_type=request.payload.grant_type,
+                     refresh=bool(token.get("refresh_token")))
+        request.grant_id = grant_id
+
+
+def add_id_token(grant: Any, response: Any) -> Any:
+    """OIDC Core 3.1.3.3 and 12.2: an ID token with every code and refresh token response."""
+    _, token, _ = response
+    if "openid" not in (token.get("scope") or "").split():
+        return token
+    request = grant.request
+    p = current_provider()
+    with p.db.session() as s:
+        g = s.get(tokens.Grant, request.grant_id)
+        client = s.get(Client, request.client.client_id)
+        assert g is not None and client is not None
+        code = request.authorization_code
+        person = _person(s, g.person_id)
+        token["id_token"] = build_id_token(p, IdTokenInput(
+            client=client, person=person, grant=g, access_token=token["access_token"],
+            nonce=code.get_nonce() if code is not None else None,
+            requested=(g.claims.get("request") or {}).get("id_token") or {},
+            claims_locales=g.claims.get("claims_locales")))
+    return token
+
+
+def _register_id_tokens(grant: Any) -> None:
+    grant.register_hook("after_create_token_response", add_id_token)
+
+
+def create_server(app: Flask, provider: Provider) -> AuthorizationServer:
+    def query_client(client_id: str) -> OAuthClient | None:
+        if not client_id or len(client_id) > 64:
+            return None
+        with provider.db.session() as s:
+            row = s.get(Client, client_id)
+        return OAuthClient(row) if row else None
+
+    server = AuthorizationServer(query_client=query_client, save_token=save_token)
+    server.register_token_generator("default", BearerTokenGenerator(
+        access_token_generator=lambda *a, **k: tokens.new_secret(),
+        refresh_token_generator=lambda *a, **k: tokens.new_secret(),
+        expires_generator=lambda client, grant_type: provider.settings.access_token_ttl,
+    ))
+    server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD,
+                                       PrivateKeyJwt(validate_jti=True, leeway=30))
+    server.register_grant(CodeGrant, [CodeChallenge(required=True), _register_id_tokens])
+    server.register_grant(RefreshGrant, [_register_id_tokens])
+    server.register_grant(CredentialsGrant)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
+    return server

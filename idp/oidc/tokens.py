@@ -1,0 +1,153 @@
+"""Grants and the tokens that descend from them, stored only as SHA-256 digests.
+
+A grant is one authorization (a redeemed code, or a client credentials call). Access and refresh
+tokens point at their grant, so one update revokes a whole family: on code reuse, on refresh
+token reuse, and when a person withdraws consent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from idp.db import AccessToken, Grant, RefreshToken, utcnow
+
+
+def new_secret() -> str:
+    """256 bits from `secrets`, URL-safe: codes, tokens, handles."""
+    return secrets.token_urlsafe(32)
+
+
+def digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def create_grant(s: Session, *, grant_id: str | None = None, client_id: str,
+                 person_id: str | None, scope: str, claims: dict[str, Any] | None = None,
+                 auth_time: int | None = None, acr: str | None = None,
+                 amr: list[str] | None = None, sid: str | None = None) -> Grant:
+    grant = Grant(id=grant_id or new_secret(), client_id=client_id, person_id=person_id,
+                  scope=scope, claims=claims or {}, auth_time=auth_time, acr=acr,
+                  amr=amr or [], sid=sid)
+    s.add(grant)
+    s.flush()
+    return grant
+
+
+def revoke_grant(s: Session, grant_id: str, reason: str) -> bool:
+    """Revoke a grant and so every token of its family; True if it was live."""
+    now = utcnow()
+    result = s.execute(update(Grant).where(Grant.id == grant_id, Grant.revoked_at.is_(None))
+                       .values(revoked_at=now, revoked_reason=reason))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def revoke_grants_of(s: Session, person_id: str, client_id: str, reason: str) -> list[str]:
+    ids = list(s.scalars(select(Grant.id).where(Grant.person_id == person_id,
+                                                Grant.client_id == client_id,
+                                                Grant.revoked_at.is_(None))))
+    for gid in ids:
+        revoke_grant(s, gid, reason)
+    return ids
+
+
+def store_access_token(s: Session, raw: str, grant_id: str, scope: str, ttl: int) -> None:
+    s.add(AccessToken(token_hash=digest(raw), grant_id=grant_id, scope=scope,
+                      expires_at=utcnow() + timedelta(seconds=ttl)))
+
+
+def store_refresh_token(s: Session, raw: str, grant_id: str, scope: str, ttl: int) -> None:
+    s.add(RefreshToken(token_hash=digest(raw), grant_id=grant_id, scope=scope,
+                       expires_at=utcnow() + timedelta(seconds=ttl)))
+
+
+@dataclass(frozen=True)
+class LiveToken:
+    """A token that passed every check: known, unexpired, unrevoked, its grant live."""
+
+    kind: str
+    scope: str
+    expires_at: datetime
+    issued_at: datetime
+    grant: Grant
+
+
+def find_access_token(s: Session, raw: str) -> LiveToken | None:
+    row = s.get(AccessToken, digest(raw))
+    if row is None or row.revoked_at is not None or _aware(row.expires_at) <= utcnow():
+        return None
+    grant = s.get(Grant, row.grant_id)
+    if grant is None or grant.revoked_at is not None:
+        return None
+    return LiveToken("access_token", row.scope, _aware(row.expires_at),
+                     _aware(row.issued_at), grant)
+
+
+def find_refresh_token(s: Session, raw: str) -> LiveToken | None:
+    row = s.get(RefreshToken, digest(raw))
+    if (row is None or row.revoked_at is not None or row.used_at is not None
+            or _aware(row.expires_at) <= utcnow()):
+        return None
+    grant = s.get(Grant, row.grant_id)
+    if grant is None or grant.revoked_at is not None:
+        return None
+    return LiveToken("refresh_token", row.scope, _aware(row.expires_at),
+                     _aware(row.issued_at), grant)
+
+
+class RefreshReuseError(Exception):
+    """A rotated refresh token was presented again: its family has been revoked."""
+
+    def __init__(self, grant_id: str) -> None:
+        super().__init__("refresh token reuse")
+        self.grant_id = grant_id
+
+
+def use_refresh_token(s: Session, raw: str) -> LiveToken | None:
+    """Mark a refresh token used, atomically, and return it; a second use revokes the family.
+
+    The conditional UPDATE is the atomic step: of two racing requests, only one sees rowcount 1.
+    """
+    h = digest(raw)
+    result = s.execute(update(RefreshToken)
+                       .where(RefreshToken.token_hash == h, RefreshToken.used_at.is_(None))
+                       .values(used_at=utcnow()))
+    if getattr(result, "rowcount", 0) != 1:
+        row = s.get(RefreshToken, h)
+        if row is not None and row.used_at is not None:
+            revoke_grant(s, row.grant_id, "refresh_token_reuse")
+            raise RefreshReuseError(row.grant_id)
+        return None
+    row = s.get(RefreshToken, h)
+    assert row is not None
+    if row.revoked_at is not None or _aware(row.expires_at) <= utcnow():
+        return None
+    grant = s.get(Grant, row.grant_id)
+    if grant is None or grant.revoked_at is not None:
+        return None
+    return LiveToken("refresh_token", row.scope, _aware(row.expires_at),
+                     _aware(row.issued_at), grant)
+
+
+def revoke_token(s: Session, raw: str) -> Grant | None:
+    """RFC 7009: a refresh token takes its whole grant with it; an access token goes alone."""
+    h = digest(raw)
+    refresh = s.get(RefreshToken, h)
+    if refresh is not None:
+        revoke_grant(s, refresh.grant_id, "revoked_by_client")
+        return s.get(Grant, refresh.grant_id)
+    access = s.get(AccessToken, h)
+    if access is not None:
+        access.revoked_at = access.revoked_at or utcnow()
+        return s.get(Grant, access.grant_id)
+    return None

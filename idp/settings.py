@@ -1,0 +1,102 @@
+"""Typed settings read from the environment.
+
+Every setting has a default that makes `idp demo` work on a fresh machine; `production()` lists
+the defaults that must never reach a real deployment, so the service can refuse to start with them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEMO_SECRET_KEY = "demo-secret-key-change-me-in-production"  # noqa: S105 (a public, known default)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(value: str | None, default: int) -> int:
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    issuer: str = "http://localhost:5000"
+    database_url: str = field(default_factory=lambda: f"sqlite:///{ROOT / 'var' / 'idp.db'}")
+    redis_url: str | None = None
+    secret_key: str = DEMO_SECRET_KEY
+    sandbox: bool = True
+    production: bool = False
+    code_ttl: int = 60
+    interaction_ttl: int = 600
+    session_ttl: int = 8 * 3600
+    access_token_ttl: int = 600
+    refresh_token_ttl: int = 30 * 24 * 3600
+    id_token_ttl: int = 600
+    default_locale: str = "th"
+    backchannel_timeout: float = 3.0
+    max_request_bytes: int = 64 * 1024
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        base = cls()
+        return replace(
+            base,
+            issuer=(e.get("IDP_ISSUER") or base.issuer).rstrip("/"),
+            database_url=e.get("IDP_DATABASE_URL") or base.database_url,
+            redis_url=e.get("IDP_REDIS_URL") or None,
+            secret_key=e.get("IDP_SECRET_KEY") or base.secret_key,
+            sandbox=_bool(e.get("IDP_SANDBOX"), base.sandbox),
+            production=_bool(e.get("IDP_PRODUCTION"), base.production),
+            code_ttl=_int(e.get("IDP_CODE_TTL"), base.code_ttl),
+            access_token_ttl=_int(e.get("IDP_ACCESS_TOKEN_TTL"), base.access_token_ttl),
+            refresh_token_ttl=_int(e.get("IDP_REFRESH_TOKEN_TTL"), base.refresh_token_ttl),
+            id_token_ttl=_int(e.get("IDP_ID_TOKEN_TTL"), base.id_token_ttl),
+            session_ttl=_int(e.get("IDP_SESSION_TTL"), base.session_ttl),
+            default_locale=e.get("IDP_DEFAULT_LOCALE") or base.default_locale,
+        )
+
+    def production_problems(self) -> list[str]:
+        """Why these settings are unfit for production; empty when they are fit."""
+        problems: list[str] = []
+        if self.secret_key == DEMO_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append(
+                "IDP_SECRET_KEY is the demo default or shorter than 32 characters; "
+                "set a long random value (for example: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
+            )
+        if self.sandbox:
+            problems.append("IDP_SANDBOX is on; sandbox parties must be off in production "
+                            "(IDP_SANDBOX=0)")
+        url = urlsplit(self.issuer)
+        if url.scheme != "https" and url.hostname not in {"localhost", "127.0.0.1"}:
+            problems.append(f"IDP_ISSUER must use https (got {url.scheme}://{url.hostname})")
+        if self.database_url.startswith("sqlite"):
+            problems.append("IDP_DATABASE_URL is SQLite; production runs on PostgreSQL")
+        if not self.redis_url:
+            problems.append("IDP_REDIS_URL is unset; the in-process store does not work across "
+                            "processes or nodes")
+        return problems
+
+
+class UnsafeSettingsError(RuntimeError):
+    """Raised when production mode is asked for with settings that are only fit for a demo."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("refusing to start in production mode:\n  - " + "\n  - ".join(problems))
+        self.problems = problems
+
+
+def check(settings: Settings) -> Settings:
+    if settings.production:
+        problems = settings.production_problems()
+        if problems:
+            raise UnsafeSettingsError(problems)
+    return settings
