@@ -265,6 +265,14 @@ def _token_endpoint_auth_method(meta: Mapping[str, Any]) -> str:
     return _choice(meta, "token_endpoint_auth_method", AUTH_METHODS, "client_secret_basic")
 
 
+def _id_token_alg(meta: Mapping[str, Any]) -> str:
+    value = meta.get("id_token_signed_response_alg")
+    if isinstance(value, str) and value.lower() == "none":
+        raise _fail("id_token_signed_response_alg none is not allowed: ID tokens are always "
+                    "signed")
+    return _choice(meta, "id_token_signed_response_alg", ID_TOKEN_ALGS, "ES256")
+
+
 def _jwks(meta: Mapping[str, Any]) -> dict[str, Any] | None:
     """A JWK Set of public keys; private members are refused, since holding an agency's private
     key would let this provider (or anyone reading its database) impersonate the agency."""
@@ -378,14 +386,6 @@ def validate_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
         "backchannel_logout_session_required": _bool(
             meta, "backchannel_logout_session_required", True),
     }
-
-
-def _id_token_alg(meta: Mapping[str, Any]) -> str:
-    value = meta.get("id_token_signed_response_alg")
-    if isinstance(value, str) and value.lower() == "none":
-        raise _fail("id_token_signed_response_alg none is not allowed: ID tokens are always "
-                    "signed")
-    return _choice(meta, "id_token_signed_response_alg", ID_TOKEN_ALGS, "ES256")
 
 
 # --- secrets ---------------------------------------------------------------------------------

@@ -396,7 +396,7 @@ def create_agency_app(
         if acr:
             if not _ACR_RE.fullmatch(acr):
                 return error_page(400, "ค่า acr ไม่ถูกต้อง", "Invalid acr value")
-            pass
+            extra["acr_values"] = acr
         locales = request.args.get("ui_locales", "").strip()
         if locales:
             if not _LOCALES_RE.fullmatch(locales):

@@ -390,7 +390,7 @@ def test_client_to_dict_is_an_rfc7591_response(db: Database) -> None:
     assert stored is not None
     shown = reg.client_to_dict(stored)
     assert "client_secret" not in shown
-    assert "secret_hash" not in shown and stored.secret_hash not in json.dumps(shown)
+    assert "secret_hash" not in shown and str(stored.secret_hash) not in json.dumps(shown)
     assert shown["client_name#th"] == "กรมทดสอบ" and shown["client_name#en"] == "Test Department"
     assert shown["client_name"] == "กรมทดสอบ"
     assert shown["response_types"] == ["code"]

@@ -434,13 +434,15 @@ def test_backchannel_logout_refuses_a_replayed_token(client: FlaskClient, keys: 
 def test_backchannel_logout_drops_the_matching_session_only(
     app: Flask, keys: Keys, provider: FakeProvider
 ) -> None:
-    alice, bob = app.test_client(), app.test_client()
+    alice, alice_phone, bob = app.test_client(), app.test_client(), app.test_client()
     provider.sid = "sid-alice"
     log_in(alice, provider)
+    provider.sid = "sid-alice-phone"  # the same person, another provider session
+    log_in(alice_phone, provider)
     provider.sid, provider.sub = "sid-bob", "pairwise-sub-2"
     log_in(bob, provider)
-    assert "You are logged in" in alice.get("/").get_data(as_text=True)
-    assert "You are logged in" in bob.get("/").get_data(as_text=True)
+    for browser in (alice, alice_phone, bob):
+        assert "You are logged in" in browser.get("/").get_data(as_text=True)
 
     token = keys.sign(logout_claims(sub="pairwise-sub-1", sid="sid-alice"))
     assert alice.post("/backchannel-logout", data={"logout_token": token}).status_code == 200
@@ -448,6 +450,7 @@ def test_backchannel_logout_drops_the_matching_session_only(
     assert "Log in with Thai Digital ID" in alice.get("/").get_data(as_text=True)
     with alice.session_transaction() as sess:
         assert "lsid" not in sess and "id_claims" not in sess
+    assert "You are logged in" in alice_phone.get("/").get_data(as_text=True)
     assert "You are logged in" in bob.get("/").get_data(as_text=True)
 
 
