@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, jsonify
+from sqlalchemy.exc import DBAPIError
+from werkzeug.wrappers import Response
 
 from idp import web
 from idp.oidc.server import create_server
 from idp.provider import build_provider
 from idp.settings import Settings, check
-from idp.store import EphemeralStore
+from idp.store import EphemeralStore, StoreUnavailableError
 
 
 def create_app(settings: Settings | None = None, store: EphemeralStore | None = None) -> Flask:
@@ -32,4 +34,26 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
 
     app.register_blueprint(oidc_bp)
     app.register_blueprint(authn_bp)
+    app.register_error_handler(StoreUnavailableError, _unavailable)
+    app.register_error_handler(DBAPIError, _unavailable)
+    app.add_url_rule("/healthz", "healthz", _health)
     return app
+
+
+def _unavailable(_exc: Exception) -> Response:
+    """A store went away mid-request: say so (503, retry later); nothing durable was lost,
+    because every write is one transaction that rolled back."""
+    response = web.error_page("temporarily_unavailable", "temporarily_unavailable", 503)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _health() -> Response:
+    """Readiness for a load balancer: both stores answer."""
+    from idp.provider import current_provider
+
+    p = current_provider()
+    checks = {"store": p.store.ping(), "database": p.db.ping()}
+    response = jsonify(status="ok" if all(checks.values()) else "unavailable", **checks)
+    response.status_code = 200 if all(checks.values()) else 503
+    return response

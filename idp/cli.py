@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from idp.settings import Settings, UnsafeSettingsError, check
+from idp.settings import Settings, SettingsError, check
 
 
 @click.group()
@@ -17,11 +17,10 @@ def main() -> None:
 @main.command()
 def init() -> None:
     """Create or migrate the database to the newest schema, and create signing keys."""
-    from idp.migrate import upgrade
     from idp.provider import build_provider
 
     settings = _settings()
-    upgrade(settings.database_url)
+    _migrate(settings)
     build_provider(settings)
     click.echo(f"database ready: {_safe_url(settings.database_url)}")
 
@@ -31,20 +30,41 @@ def init() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the provider (migrates first)."""
+    from werkzeug.serving import make_server
+
     from idp.app import create_app
-    from idp.migrate import upgrade
+    from idp.serving import quiet_request_handler
 
     settings = _settings()
-    upgrade(settings.database_url)
-    app = create_app(settings)
-    app.run(host=host, port=port, threaded=True)
+    _migrate(settings)
+    server = make_server(host, port, create_app(settings), threaded=True,
+                         request_handler=quiet_request_handler("idp"))
+    click.echo(f"serving {settings.issuer} on http://{host}:{port}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+def _migrate(settings: Settings) -> None:
+    """Migrate, turning an unreachable or refused database into one clear line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from idp.migrate import upgrade
+
+    try:
+        upgrade(settings.database_url)
+    except SQLAlchemyError as exc:
+        click.echo(f"error: cannot migrate the database at {_safe_url(settings.database_url)}: "
+                   f"{type(exc).__name__}", err=True)
+        sys.exit(2)
 
 
 def _settings() -> Settings:
     try:
         return check(Settings.from_env())
-    except UnsafeSettingsError as exc:
-        click.echo(str(exc), err=True)
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
 

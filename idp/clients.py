@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp.db import Client, utcnow
+from idp.fetch import fetch_sector_uris
 
 INVALID_METADATA = "invalid_client_metadata"
 INVALID_REDIRECT_URI = "invalid_redirect_uri"
@@ -434,12 +435,30 @@ def new_client_id() -> str:
             return client_id
 
 
+SectorFetcher = Callable[[str], list[str]]
+
+
+def _check_sector_document(values: Mapping[str, Any], fetch: SectorFetcher) -> None:
+    """A sector_identifier_uri must list every redirect URI (OIDC Registration 5), or a client
+    could claim another agency's sector and receive the same pairwise subjects."""
+    uri = values.get("sector_identifier_uri")
+    if not uri:
+        return
+    try:
+        listed = fetch(uri)
+    except ValueError as exc:
+        raise _fail(f"sector_identifier_uri: {exc}") from exc
+    check_sector_identifier(listed, list(values.get("redirect_uris") or []))
+
+
 def create_client(
-    session: Session, meta: Mapping[str, Any], client_id: str | None = None
+    session: Session, meta: Mapping[str, Any], client_id: str | None = None,
+    fetch_sector: SectorFetcher = fetch_sector_uris,
 ) -> tuple[Client, str | None]:
     """Register a client; returns it with its raw secret, which is shown this once only
     (None for private_key_jwt, which authenticates with the agency's own keys)."""
     values = validate_metadata(meta)
+    _check_sector_document(values, fetch_sector)
     client_id = new_client_id() if client_id is None else _check_client_id(client_id)
     if session.get(Client, client_id) is not None:
         raise _fail(f"client_id {client_id!r} is already registered")
@@ -452,6 +471,10 @@ def create_client(
 
 
 def get_client(session: Session, client_id: str) -> Client | None:
+    """The client, or None; an id that no client could have (too long, control characters)
+    is answered without asking the database, which may refuse such a string outright."""
+    if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
+        return None
     return session.get(Client, client_id)
 
 
@@ -504,12 +527,14 @@ def merge_metadata(current: Mapping[str, Any], changes: Mapping[str, Any]) -> di
     return merged
 
 
-def update_client(session: Session, client_id: str, meta: Mapping[str, Any]) -> Client:
+def update_client(session: Session, client_id: str, meta: Mapping[str, Any],
+                  fetch_sector: SectorFetcher = fetch_sector_uris) -> Client:
     """Apply a partial update, re-validating the merged whole so a change can never leave the
     client in a state `create_client` would refuse. Moving to private_key_jwt drops the secret;
     moving to a secret method leaves none until `rotate_secret` issues one."""
     client = _require(session, client_id)
     values = validate_metadata(merge_metadata(stored_metadata(client), meta))
+    _check_sector_document(values, fetch_sector)
     for name, value in values.items():
         setattr(client, name, value)
     if not uses_secret(client.token_endpoint_auth_method):

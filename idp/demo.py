@@ -22,9 +22,10 @@ from types import FrameType
 from typing import Any
 
 import click
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
-from idp.settings import ROOT, Settings, UnsafeSettingsError, check
+from idp.serving import quiet_request_handler
+from idp.settings import ROOT, Settings, SettingsError, check
 
 DEMO_CLIENT_ID = "demo-agency"
 SECRET_FILE = ROOT / "var" / "demo-agency.json"
@@ -120,19 +121,6 @@ def ensure_demo_client(database_url: str, agency_base: str, secret_path: Path = 
         db.engine.dispose()
 
 
-def _request_handler(label: str) -> type[WSGIRequestHandler]:
-    """A request logger that names the server and drops query strings: on this demo they carry
-    authorization codes and `id_token_hint`, and tokens must never reach a log."""
-
-    class Handler(WSGIRequestHandler):
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            path = getattr(self, "path", "") or ""
-            path = path.split("?", 1)[0].translate(self._control_char_table)
-            self.log("info", '[%s] "%s %s" %s %s', label, self.command, path, code, size)
-
-    return Handler
-
-
 def _public_host(host: str) -> str:
     """The host to put in URLs: a wildcard bind address is not something a browser can open."""
     return "127.0.0.1" if host in WILDCARD_HOSTS else host
@@ -163,7 +151,7 @@ def demo(host: str, port: int, agency_port: int) -> None:
         settings = replace(settings, issuer=f"http://{_public_host(host)}:{port}")
     try:
         settings = check(settings)
-    except UnsafeSettingsError as exc:
+    except SettingsError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
     if not settings.sandbox:
@@ -187,9 +175,9 @@ def demo(host: str, port: int, agency_port: int) -> None:
     servers: list[BaseWSGIServer] = []
     try:
         servers.append(make_server(host, port, provider_app, threaded=True,
-                                   request_handler=_request_handler("idp")))
+                                   request_handler=quiet_request_handler("idp")))
         servers.append(make_server(agency_bind, agency_port, agency_app, threaded=True,
-                                   request_handler=_request_handler("agency")))
+                                   request_handler=quiet_request_handler("agency")))
     except (OSError, SystemExit):
         # werkzeug has already said why (typically: port in use) and asked to exit.
         for server in servers:

@@ -215,6 +215,43 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "มีคำขอมากเกินไป โปรดรอสักครู่แล้วลองใหม่อีกครั้ง",
         "en": "Too many requests. Please wait a moment and try again.",
     },
+    "missing_client_id": {
+        "th": "คำขอไม่ได้ระบุหน่วยงาน (client_id) เราจึงไม่สามารถดำเนินการต่อได้",
+        "en": "The request does not name an agency (client_id), so we cannot continue.",
+    },
+    "invalid_id_token_hint": {
+        "th": "คำขอออกจากระบบมีโทเค็นที่ไม่ได้ออกโดยระบบนี้ เราจึงไม่ส่งคุณกลับไปยังหน่วยงาน",
+        "en": "The logout request carries a token we did not issue, so we will not send you "
+        "back to the agency.",
+    },
+    "invalid_post_logout_redirect_uri": {
+        "th": "ที่อยู่ที่หน่วยงานขอให้ส่งคุณกลับหลังออกจากระบบไม่ได้ลงทะเบียนไว้ "
+        "เราจึงหยุดไว้ที่นี่เพื่อความปลอดภัยของคุณ",
+        "en": "The address this agency asked us to return you to after logout is not "
+        "registered, so we stopped here for your safety.",
+    },
+    "level_too_low": {
+        "th": "หน่วยงานนี้ต้องการระดับการยืนยันตัวตนที่สูงกว่าที่บุคคลนี้มี โปรดเลือกบุคคลอื่น",
+        "en": "This agency needs a higher assurance level than this person has; "
+        "choose another person.",
+    },
+    "consents_title": {"th": "หน่วยงานที่คุณให้ความยินยอม", "en": "Agencies you consented to"},
+    "consents_intro": {
+        "th": "หน่วยงานเหล่านี้ได้รับข้อมูลของคุณตามที่คุณยินยอม "
+        "การถอนความยินยอมจะยกเลิกโทเค็นทั้งหมดที่หน่วยงานนั้นถืออยู่",
+        "en": "These agencies receive the information you allowed. Withdrawing consent also "
+        "revokes every token the agency holds.",
+    },
+    "consents_none": {
+        "th": "คุณยังไม่ได้ให้ความยินยอมแก่หน่วยงานใด",
+        "en": "You have not consented to any agency.",
+    },
+    "consent_granted_at": {"th": "ให้ความยินยอมเมื่อ", "en": "Consented on"},
+    "withdraw": {"th": "ถอนความยินยอม", "en": "Withdraw consent"},
+    "consent_withdrawn": {
+        "th": "ถอนความยินยอมแล้ว หน่วยงานไม่สามารถใช้โทเค็นเดิมได้อีก",
+        "en": "Consent withdrawn; the agency's tokens no longer work.",
+    },
 }
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from flask import current_app
 from sqlalchemy import select
 
-from idp.db import Database, SigningKey, utcnow
+from idp.db import Client, Database, SigningKey, utcnow
+from idp.oidc.subject import subject_for, subject_key
 from idp.settings import Settings
 from idp.store import EphemeralStore, open_store
 from keys.tokens import SUPPORTED_ALGS, KeyRing, generate_private_jwk
@@ -23,6 +25,14 @@ class Provider:
     @property
     def issuer(self) -> str:
         return self.settings.issuer
+
+    @cached_property
+    def _subject_key(self) -> bytes:
+        return subject_key(self.settings.subject_key or self.settings.secret_key)
+
+    def subject(self, client: Client, person_id: str) -> str:
+        """The `sub` this client knows the person by (pairwise per sector unless public)."""
+        return subject_for(client, person_id, self._subject_key)
 
 
 def load_keyring(db: Database) -> KeyRing:

@@ -7,6 +7,7 @@ the defaults that must never reach a real deployment, so the service can refuse 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,8 +22,21 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _int(value: str | None, default: int) -> int:
-    return int(value) if value else default
+class SettingsError(ValueError):
+    """A setting in the environment cannot be read; the message names the variable."""
+
+
+def _int(e: Mapping[str, str], name: str, default: int) -> int:
+    value = e.get(name)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number (got {value[:20]!r})") from None
+    if number <= 0:
+        raise SettingsError(f"{name} must be positive")
+    return number
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,7 @@ class Settings:
     database_url: str = field(default_factory=lambda: f"sqlite:///{ROOT / 'var' / 'idp.db'}")
     redis_url: str | None = None
     secret_key: str = DEMO_SECRET_KEY
+    subject_key: str | None = None
     sandbox: bool = True
     production: bool = False
     code_ttl: int = 60
@@ -39,12 +54,11 @@ class Settings:
     access_token_ttl: int = 600
     refresh_token_ttl: int = 30 * 24 * 3600
     id_token_ttl: int = 600
-    default_locale: str = "th"
     backchannel_timeout: float = 3.0
     max_request_bytes: int = 64 * 1024
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         e = os.environ if env is None else env
         base = cls()
         return replace(
@@ -53,14 +67,16 @@ class Settings:
             database_url=e.get("IDP_DATABASE_URL") or base.database_url,
             redis_url=e.get("IDP_REDIS_URL") or None,
             secret_key=e.get("IDP_SECRET_KEY") or base.secret_key,
+            subject_key=e.get("IDP_SUBJECT_KEY") or None,
             sandbox=_bool(e.get("IDP_SANDBOX"), base.sandbox),
             production=_bool(e.get("IDP_PRODUCTION"), base.production),
-            code_ttl=_int(e.get("IDP_CODE_TTL"), base.code_ttl),
-            access_token_ttl=_int(e.get("IDP_ACCESS_TOKEN_TTL"), base.access_token_ttl),
-            refresh_token_ttl=_int(e.get("IDP_REFRESH_TOKEN_TTL"), base.refresh_token_ttl),
-            id_token_ttl=_int(e.get("IDP_ID_TOKEN_TTL"), base.id_token_ttl),
-            session_ttl=_int(e.get("IDP_SESSION_TTL"), base.session_ttl),
-            default_locale=e.get("IDP_DEFAULT_LOCALE") or base.default_locale,
+            code_ttl=_int(e, "IDP_CODE_TTL", base.code_ttl),
+            access_token_ttl=_int(e, "IDP_ACCESS_TOKEN_TTL", base.access_token_ttl),
+            refresh_token_ttl=_int(e, "IDP_REFRESH_TOKEN_TTL", base.refresh_token_ttl),
+            id_token_ttl=_int(e, "IDP_ID_TOKEN_TTL", base.id_token_ttl),
+            session_ttl=_int(e, "IDP_SESSION_TTL", base.session_ttl),
+            interaction_ttl=_int(e, "IDP_INTERACTION_TTL", base.interaction_ttl),
+            max_request_bytes=_int(e, "IDP_MAX_REQUEST_BYTES", base.max_request_bytes),
         )
 
     def production_problems(self) -> list[str]:
@@ -72,6 +88,10 @@ class Settings:
                 "set a long random value (for example: python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))')"
             )
+        if not self.subject_key or len(self.subject_key) < 32:
+            problems.append("IDP_SUBJECT_KEY is unset or shorter than 32 characters; set a long "
+                            "random value and never change it: it keys every pairwise subject, "
+                            "so agencies would lose their users if it changed")
         if self.sandbox:
             problems.append("IDP_SANDBOX is on; sandbox parties must be off in production "
                             "(IDP_SANDBOX=0)")
@@ -86,7 +106,7 @@ class Settings:
         return problems
 
 
-class UnsafeSettingsError(RuntimeError):
+class UnsafeSettingsError(SettingsError):
     """Raised when production mode is asked for with settings that are only fit for a demo."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -370,6 +370,13 @@ def create_agency_app(
         return error_page(502, "ติดต่อผู้ให้บริการยืนยันตัวตนไม่ได้",
                           "Cannot reach the identity provider", issuer)
 
+    @app.errorhandler(OAuthError)
+    def _provider_misconfigured(exc: OAuthError) -> Response:
+        log.warning("demo agency: provider metadata refused (%s)", exc.error)
+        return error_page(502, "ข้อมูลค้นหาบริการ (discovery) ของผู้ให้บริการไม่ถูกต้อง",
+                          "The identity provider's discovery document is not acceptable",
+                          exc.description or exc.error or "")
+
     acr_choices = [
         ("IAL 1.1 / AAL 1", f"{issuer}/acr/ial-1.1/aal-1"),
         ("IAL 2.3 / AAL 2.2", f"{issuer}/acr/ial-2.3/aal-2.2"),
@@ -413,7 +420,7 @@ def create_agency_app(
         # RFC 9207: the `iss` parameter tells us which provider answered (mix-up defence).
         metadata_now = provider_metadata()
         got_iss = request.args.get("iss")
-        if got_iss is not None and got_iss.rstrip("/") != issuer:
+        if got_iss is not None and got_iss != metadata_now["issuer"]:
             return error_page(400, "คำตอบมาจากผู้ให้บริการอื่น",
                               "The response came from another provider")
         if got_iss is None and metadata_now.get("authorization_response_iss_parameter_supported"):

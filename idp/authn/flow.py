@@ -16,10 +16,9 @@ from werkzeug.wrappers import Response
 
 from idp import audit
 from idp.authn import session as sso
-from idp.db import Client, ConsentGrant
+from idp.db import Client, ConsentGrant, utcnow
 from idp.oidc import tokens
 from idp.oidc.authorize import AuthorizationRequest, RedirectError, decide, redirect_with
-from idp.oidc.subject import subject_for, subject_key
 from idp.provider import Provider
 
 
@@ -51,6 +50,37 @@ def record_consent(p: Provider, person_id: str, client_id: str, scopes: list[str
                      scopes=scopes, claims=claims)
 
 
+def withdraw_consent(p: Provider, person_id: str, client_id: str) -> int:
+    """Withdraw every consent of this person for this agency, and revoke its tokens."""
+    with p.db.session() as s:
+        rows = list(s.scalars(select(ConsentGrant).where(
+            ConsentGrant.person_id == person_id, ConsentGrant.client_id == client_id,
+            ConsentGrant.withdrawn_at.is_(None))))
+        for row in rows:
+            row.withdrawn_at = utcnow()
+        revoked = tokens.revoke_grants_of(s, person_id, client_id, "consent_withdrawn")
+        if rows:
+            audit.record(s, "consent.withdrawn", person_id=person_id, client_id=client_id,
+                         grants_revoked=len(revoked))
+        return len(rows)
+
+
+def active_consents(p: Provider, person_id: str) -> list[dict[str, Any]]:
+    """What each agency receives, one entry per agency, for the person's own page."""
+    with p.db.session() as s:
+        rows = s.execute(select(ConsentGrant, Client).join(
+            Client, Client.client_id == ConsentGrant.client_id).where(
+            ConsentGrant.person_id == person_id, ConsentGrant.withdrawn_at.is_(None))
+            .order_by(ConsentGrant.granted_at)).all()
+    by_client: dict[str, dict[str, Any]] = {}
+    for grant, client in rows:
+        entry = by_client.setdefault(client.client_id, {
+            "client": client, "scopes": [], "claims": [], "granted_at": grant.granted_at})
+        entry["scopes"] = sorted(set(entry["scopes"]) | set(grant.scopes))
+        entry["claims"] = sorted(set(entry["claims"]) | set(grant.claims))
+    return list(by_client.values())
+
+
 def error_response(req: AuthorizationRequest, issuer: str, error: str, description: str,
                    status: int = 302) -> Response:
     """An OAuth error at the registered redirect URI, with `state` and `iss` (RFC 9207)."""
@@ -75,7 +105,7 @@ def proceed(p: Provider, req: AuthorizationRequest, client: Client,
     """Decide the next step for this request and take it (reusing the interaction, if any)."""
     subject = None
     if session is not None:
-        subject = subject_for(client, session.person_id, subject_key(p.settings.secret_key))
+        subject = p.subject(client, session.person_id)
     consented = consent_given or (session is not None and has_consent(
         p, session.person_id, client.client_id, req.scopes, requested_claim_names(req)))
     try:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, request
+from flask import Blueprint, g, redirect, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from idp import audit, web
 from idp.authn import flow
 from idp.authn import session as sso
+from idp.clients import get_client
 from idp.db import Client, Person
 from idp.oidc.authorize import AuthorizationRequest, wanted_assurance
 from idp.provider import Provider, current_provider
@@ -29,6 +30,8 @@ def _load(p: Provider, interaction_id: str) -> tuple[dict, AuthorizationRequest,
     if data is None:
         return None
     req = AuthorizationRequest.from_dict(data["request"])
+    # The agency's ui_locales came with the authorization request, not with this page's URL.
+    g.locale = web.negotiate_locale(req.ui_locales)
     with p.db.session() as s:
         client = s.get(Client, req.client_id)
     return (data, req, client) if client else None
@@ -92,7 +95,7 @@ def login(interaction_id: str) -> Response:
     _, req, client = loaded
     persona = get_persona(request.form.get("persona", "")) if p.settings.sandbox else None
     if persona is None:
-        return _login_page(p, interaction_id, client, req, error="choose_persona", status=400)
+        return _login_page(p, interaction_id, client, req, error="persona_required", status=400)
     level = Assurance(ial(persona.ial), aal(persona.aal))
     wanted = wanted_assurance(req, p.issuer)
     if wanted is not None and not level.satisfies(wanted):
@@ -106,9 +109,11 @@ def login(interaction_id: str) -> Response:
     with p.db.session() as s:
         audit.record(s, "login.success", person_id=person_id, client_id=client.client_id,
                      method="sandbox_persona", acr=session.acr)
-    # The next decision must not ask to log in again for prompt=login or max_age=0.
+    # The login just done answers prompt=login, max_age and the voluntary acr_values (the
+    # person chose who to be); the next decision must not ask to log in again for them.
     req.prompt = [x for x in req.prompt if x not in ("login", "select_account")]
     req.max_age = None
+    req.acr_values = []
     response = flow.proceed(p, req, client, session, interaction_id=interaction_id)
     response.set_cookie(sso.COOKIE, handle, httponly=True, samesite="Lax", path="/",
                         secure=p.issuer.startswith("https://"), max_age=p.settings.session_ttl)
@@ -138,3 +143,28 @@ def consent(interaction_id: str) -> Response:
     req.prompt = [x for x in req.prompt if x != "consent"]
     return flow.proceed(p, req, client, session, consent_given=True,
                         interaction_id=interaction_id)
+
+
+@bp.get("/consents")
+def consents() -> Response:
+    """The person's own list of agencies and what each receives, with a way to withdraw."""
+    p = current_provider()
+    _, session = flow.current_session(p)
+    if session is None:
+        return web.error_page("login_required", "login_required", 401)
+    return web.render_page("consents.html", consents=flow.active_consents(p, session.person_id),
+                           withdrawn=request.args.get("withdrawn") == "1", page_url="/consents")
+
+
+@bp.post("/consents/<client_id>/withdraw")
+def withdraw(client_id: str) -> Response:
+    web.check_csrf()
+    p = current_provider()
+    _, session = flow.current_session(p)
+    if session is None:
+        return web.error_page("login_required", "login_required", 401)
+    with p.db.session() as s:
+        if get_client(s, client_id) is None:
+            return web.error_page("invalid_request", "unknown_client", 404)
+    flow.withdraw_consent(p, session.person_id, client_id)
+    return redirect("/consents?withdrawn=1", code=303)

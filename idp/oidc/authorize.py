@@ -83,7 +83,6 @@ class Context:
     issuer: str
     find_client: Callable[[str], Client | None]
     verify_id_token: Callable[[str], dict[str, Any]]
-    subject_for: Callable[[Client, str], str]
     client: Client | None = None
     req: AuthorizationRequest = field(default_factory=AuthorizationRequest)
 
@@ -261,23 +260,33 @@ class Decision:
     step: str  # "login", "consent" or "issue"
 
 
-def wanted_assurance(req: AuthorizationRequest, issuer: str) -> Assurance | None:
-    """The weakest of the essential acr values asked for (any one of them satisfies)."""
-    levels = [a for a in (parse_acr(v, issuer) for v in req.essential_acr) if a]
+def weakest_assurance(values: list[str], issuer: str) -> Assurance | None:
+    """The weakest of the acr values asked for: meeting any one of them satisfies the request."""
+    levels = [a for a in (parse_acr(v, issuer) for v in values) if a]
     return min(levels) if levels else None
+
+
+def wanted_assurance(req: AuthorizationRequest, issuer: str) -> Assurance | None:
+    """What an essential `acr` claim demands; the login must reach it or fail."""
+    return weakest_assurance(req.essential_acr, issuer)
 
 
 def session_fits(req: AuthorizationRequest, session: SsoSession | None, now: int,
                  subject_of_session: str | None, issuer: str) -> bool:
     if session is None or "login" in req.prompt or "select_account" in req.prompt:
         return False
-    if req.max_age is not None and now - session.auth_time > req.max_age:
+    # max_age=0 means "log in now" (as prompt=login); otherwise older than max_age seconds.
+    if req.max_age is not None and (req.max_age == 0 or now - session.auth_time > req.max_age):
         return False
     if req.id_token_hint_sub is not None and subject_of_session != req.id_token_hint_sub:
         return False
-    wanted = wanted_assurance(req, issuer)
     have = parse_acr(session.acr, issuer)
-    return not (wanted and (have is None or not have.satisfies(wanted)))
+    for wanted in (wanted_assurance(req, issuer),
+                   # acr_values are voluntary: step up when we may ask, never fail for them
+                   None if "none" in req.prompt else weakest_assurance(req.acr_values, issuer)):
+        if wanted and (have is None or not have.satisfies(wanted)):
+            return False
+    return True
 
 
 def decide(req: AuthorizationRequest, session: SsoSession | None, now: int,

@@ -11,7 +11,6 @@ from typing import Any
 
 from idp.db import Client, Grant, Person
 from idp.oidc.claims import localize, select_claims
-from idp.oidc.subject import subject_for, subject_key
 from idp.provider import Provider
 
 
@@ -38,7 +37,7 @@ def build_id_token(p: Provider, i: IdTokenInput) -> str:
     person_id = i.grant.person_id or ""
     claims: dict[str, Any] = {
         "iss": p.issuer,
-        "sub": subject_for(i.client, person_id, subject_key(p.settings.secret_key)),
+        "sub": p.subject(i.client, person_id),
         "aud": i.client.client_id,
         "exp": now + p.settings.id_token_ttl,
         "iat": now,

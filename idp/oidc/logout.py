@@ -17,7 +17,6 @@ import requests
 from joserfc.errors import JoseError
 
 from idp.db import Client
-from idp.oidc.subject import subject_for, subject_key
 from idp.provider import Provider
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,6 @@ class LogoutRequest:
     redirect_uri: str | None
     state: str | None
     hint_sub: str | None
-    confirmed_by_hint: bool
 
 
 def parse(params: Mapping[str, str], verify_id_token: Callable[[str], dict[str, Any]],
@@ -65,7 +63,7 @@ def parse(params: Mapping[str, str], verify_id_token: Callable[[str], dict[str, 
     if uri is not None and (client is None or uri not in client.post_logout_redirect_uris):
         raise LogoutRequestError("invalid_post_logout_redirect_uri")
     return LogoutRequest(client=client, redirect_uri=uri, state=params.get("state") or None,
-                         hint_sub=hint_claims.get("sub"), confirmed_by_hint=bool(hint))
+                         hint_sub=hint_claims.get("sub"))
 
 
 def logout_token(p: Provider, client: Client, person_id: str, sid: str) -> str:
@@ -73,7 +71,7 @@ def logout_token(p: Provider, client: Client, person_id: str, sid: str) -> str:
     claims = {
         "iss": p.issuer, "aud": client.client_id, "iat": now, "exp": now + 120,
         "jti": secrets.token_urlsafe(16),
-        "sub": subject_for(client, person_id, subject_key(p.settings.secret_key)),
+        "sub": p.subject(client, person_id),
         "sid": sid, "events": {BACKCHANNEL_EVENT: {}},
     }
     return p.keys.sign_jwt(claims, client.id_token_signed_response_alg or "ES256",

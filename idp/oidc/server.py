@@ -8,24 +8,27 @@ its hooks: atomic single-use codes, grant families, refresh rotation with reuse 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidGrantError, grants
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidGrantError, InvalidScopeError, grants
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask
+from flask import request as flask_request
 from joserfc.jwk import KeySet
 
 from idp import audit
+from idp.clients import check_secret, get_client
 from idp.db import Client, Person
+from idp.fetch import fetch_jwks
 from idp.oidc import tokens
 from idp.oidc.idtoken import IdTokenInput, build_id_token
-from idp.oidc.subject import subject_for, subject_key
 from idp.provider import Provider, current_provider
 
 # authlib logs issued tokens at DEBUG; tokens must never reach a log.
@@ -50,15 +53,15 @@ class OAuthClient(ClientMixin):
         return None
 
     def get_allowed_scope(self, scope: str) -> str:
-        allowed = set(self.row.scope.split()) | {"openid"}
-        return " ".join(s for s in (scope or "").split() if s in allowed)
+        return " ".join(s for s in (scope or "").split() if s in self.registered_scopes())
+
+    def registered_scopes(self) -> set[str]:
+        return set(self.row.scope.split()) | {"openid"}
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.row.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
-        from idp.clients import check_secret
-
         return check_secret(self.row, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
@@ -144,7 +147,8 @@ class RefreshGrant(grants.RefreshTokenGrant):
         p = current_provider()
         with p.db.session() as s:
             try:
-                live = tokens.use_refresh_token(s, refresh_token)
+                live = tokens.use_refresh_token(s, refresh_token,
+                                                self.request.client.client_id)
             except tokens.RefreshReuseError:
                 audit.record(s, "token.revoked", client_id=self.request.client.client_id,
                              reason="refresh_token_reuse")
@@ -165,6 +169,14 @@ class RefreshGrant(grants.RefreshTokenGrant):
 class CredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
+    def validate_token_request(self) -> None:
+        """RFC 6749 5.2: a scope the client may not have is an error, not silently dropped."""
+        super().validate_token_request()
+        asked = set((self.request.payload.scope or "").split())
+        # `openid` names a person, and there is none in this grant.
+        if asked - (self.request.client.registered_scopes() - {"openid"}):
+            raise InvalidScopeError("the client is not registered for some requested scopes")
+
 
 @dataclass
 class TokenView:
@@ -178,6 +190,12 @@ class TokenView:
     def get_scope(self) -> str:
         return self.live.scope
 
+    def is_expired(self) -> bool:
+        return False  # a LiveToken passed its expiry check when it was found
+
+    def is_revoked(self) -> bool:
+        return False
+
 
 class PrivateKeyJwt(JWTBearerClientAssertion):
     """RFC 7523 client authentication; `aud` may be the issuer or the token endpoint."""
@@ -185,18 +203,19 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
     def get_audiences(self) -> list[str]:
+        """The issuer (what FAPI 2.0 asks for), or the URL of the endpoint being called."""
         issuer = current_provider().issuer
-        return [issuer, issuer + "/token"]
+        return [issuer, issuer + flask_request.path]
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
+        """Remember each jti until its assertion has expired (plus leeway), and no longer."""
+        ttl = int(claims["exp"]) - int(time.time()) + self.leeway
         key = f"jti:{claims['sub']}:{tokens.digest(str(jti))}"
-        return current_provider().store.add(key, {"seen": 1}, 3600)
+        return current_provider().store.add(key, {"seen": 1}, max(min(ttl, 86400), 1))
 
     def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
         if client.row.jwks:
             return KeySet.import_key_set(client.row.jwks)  # type: ignore[arg-type]
-        from idp.oidc.jwks_fetch import fetch_jwks
-
         return KeySet.import_key_set(fetch_jwks(client.row.jwks_uri or ""))  # type: ignore[arg-type]
 
 
@@ -265,8 +284,7 @@ class Introspection(IntrospectionEndpoint):
             with p.db.session() as s:
                 client = s.get(Client, grant.client_id)
             if client is not None:
-                body["sub"] = subject_for(client, grant.person_id,
-                                          subject_key(p.settings.secret_key))
+                body["sub"] = p.subject(client, grant.person_id)
         if grant.acr:
             body["acr"] = grant.acr
         return body
@@ -325,10 +343,8 @@ def _register_id_tokens(grant: Any) -> None:
 
 def create_server(app: Flask, provider: Provider) -> AuthorizationServer:
     def query_client(client_id: str) -> OAuthClient | None:
-        if not client_id or len(client_id) > 64:
-            return None
         with provider.db.session() as s:
-            row = s.get(Client, client_id)
+            row = get_client(s, client_id)
         return OAuthClient(row) if row else None
 
     server = AuthorizationServer(query_client=query_client, save_token=save_token)

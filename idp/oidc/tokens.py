@@ -113,12 +113,19 @@ class RefreshReuseError(Exception):
         self.grant_id = grant_id
 
 
-def use_refresh_token(s: Session, raw: str) -> LiveToken | None:
+def use_refresh_token(s: Session, raw: str, client_id: str) -> LiveToken | None:
     """Mark a refresh token used, atomically, and return it; a second use revokes the family.
 
-    The conditional UPDATE is the atomic step: of two racing requests, only one sees rowcount 1.
+    Another client's token is refused before anything is marked, so presenting a stolen token
+    does not burn it for its owner. The conditional UPDATE is the atomic step: of two racing
+    requests, only one sees rowcount 1.
     """
     h = digest(raw)
+    owner = s.execute(select(Grant.client_id).join(RefreshToken,
+                                                    RefreshToken.grant_id == Grant.id)
+                      .where(RefreshToken.token_hash == h)).scalar()
+    if owner != client_id:
+        return None
     result = s.execute(update(RefreshToken)
                        .where(RefreshToken.token_hash == h, RefreshToken.used_at.is_(None))
                        .values(used_at=utcnow()))

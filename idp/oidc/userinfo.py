@@ -7,16 +7,19 @@ from typing import Any
 from idp.db import Client, Person
 from idp.oidc import tokens
 from idp.oidc.claims import localize, select_claims
-from idp.oidc.subject import subject_for, subject_key
 from idp.provider import Provider
 
 
 class UserinfoError(Exception):
-    def __init__(self, error: str, description: str, status: int) -> None:
+    def __init__(self, error: str, description: str, status: int,
+                 challenge: bool = True) -> None:
         super().__init__(error)
         self.error = error
         self.description = description
         self.status = status
+        # RFC 6750 3.1: a request with no credentials at all gets no error code in the
+        # WWW-Authenticate challenge; the others say what was wrong.
+        self.challenge = challenge
 
 
 def bearer_token(authorization: str | None, form_token: str | None, method: str) -> str:
@@ -32,7 +35,8 @@ def bearer_token(authorization: str | None, form_token: str | None, method: str)
         raise UserinfoError("invalid_request", "a form token needs POST", 400)
     token = header or form_token
     if not token:
-        raise UserinfoError("invalid_token", "an access token is required", 401)
+        raise UserinfoError("invalid_token", "an access token is required", 401,
+                            challenge=False)
     return token
 
 
@@ -50,7 +54,7 @@ def userinfo(p: Provider, raw_token: str) -> dict[str, Any]:
         assert client is not None and person is not None
         request = live.grant.claims.get("request") or {}
         held = localize(person.claims, live.grant.claims.get("claims_locales"))
-        out = {"sub": subject_for(client, person.id, subject_key(p.settings.secret_key))}
+        out = {"sub": p.subject(client, person.id)}
         out.update(select_claims(held, scopes, request.get("userinfo"),
                                  include_scope_claims=True))
         return out

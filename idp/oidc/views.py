@@ -10,11 +10,11 @@ from werkzeug.wrappers import Response
 from idp import audit, web
 from idp.authn import flow
 from idp.authn import session as sso
+from idp.clients import get_client
 from idp.db import Client
 from idp.oidc import logout as rp_logout
 from idp.oidc.authorize import Context, PageError, RedirectError, redirect_with, validate
 from idp.oidc.discovery import discovery_document
-from idp.oidc.subject import subject_for, subject_key
 from idp.oidc.userinfo import UserinfoError, bearer_token, userinfo
 from idp.provider import Provider, current_provider
 
@@ -24,7 +24,7 @@ bp = Blueprint("oidc", __name__)
 def _find_client(p: Provider) -> Any:
     def find(client_id: str) -> Client | None:
         with p.db.session() as s:
-            return s.get(Client, client_id)
+            return get_client(s, client_id)
     return find
 
 
@@ -69,9 +69,7 @@ def authorize() -> Response:
     p = current_provider()
     params = request.form if request.method == "POST" else request.args
     ctx = Context(params=params, issuer=p.issuer, find_client=_find_client(p),
-                  verify_id_token=_verify_own_id_token(p),
-                  subject_for=lambda c, pid: subject_for(c, pid, subject_key(
-                      p.settings.secret_key)))
+                  verify_id_token=_verify_own_id_token(p))
     try:
         req = validate(ctx)
     except PageError as exc:
@@ -116,7 +114,7 @@ def userinfo_endpoint() -> Response:
     except UserinfoError as exc:
         resp = _json({"error": exc.error, "error_description": exc.description}, exc.status)
         challenge = f'Bearer realm="{p.issuer}"'
-        if exc.status != 400 or exc.error != "invalid_request":
+        if exc.challenge:
             challenge += f', error="{exc.error}"'
         resp.headers["WWW-Authenticate"] = challenge
         return resp
@@ -138,7 +136,11 @@ def end_session() -> Response:
     except rp_logout.LogoutRequestError as exc:
         return web.error_page("invalid_request", exc.message_key, 400)
     handle, session = flow.current_session(p)
-    confirmed = params.get("confirm") == "yes" or req.confirmed_by_hint
+    # A hint confirms only for the person it names: an old ID token of someone else who used
+    # this browser must not log out the person now using it without asking.
+    hint_is_current = bool(session and req.client and req.hint_sub
+                           and p.subject(req.client, session.person_id) == req.hint_sub)
+    confirmed = params.get("confirm") == "yes" or hint_is_current
     if params.get("confirm") == "no":
         return web.render_page("logged_out.html", stayed=True)
     if not confirmed and session is not None:

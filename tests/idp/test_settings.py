@@ -13,6 +13,7 @@ GOOD = {
     "IDP_REDIS_URL": "redis://cache:6379/0",
     "IDP_SECRET_KEY": "k" * 48,
     "IDP_SANDBOX": "0",
+    "IDP_SUBJECT_KEY": "s" * 48,
 }
 
 
@@ -41,6 +42,7 @@ def test_environment_is_read() -> None:
     ({"IDP_ISSUER": "http://id.example.go.th"}, "https"),
     ({"IDP_DATABASE_URL": ""}, "SQLite"),
     ({"IDP_REDIS_URL": ""}, "IDP_REDIS_URL"),
+    ({"IDP_SUBJECT_KEY": ""}, "IDP_SUBJECT_KEY"),
 ])
 def test_production_refuses_each_demo_default(change: dict[str, str], reason: str) -> None:
     with pytest.raises(UnsafeSettingsError) as err:
@@ -62,3 +64,26 @@ def test_cli_refuses_to_serve_with_demo_defaults(monkeypatch: pytest.MonkeyPatch
     result = CliRunner().invoke(main, ["serve"], env={"IDP_PRODUCTION": "1"})
     assert result.exit_code == 2
     assert "refusing to start in production mode" in result.output
+
+
+def test_a_malformed_number_is_a_clear_error() -> None:
+    from idp.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="IDP_CODE_TTL must be a whole number"):
+        Settings.from_env({"IDP_CODE_TTL": "sixty"})
+
+
+def test_subject_key_is_separate_from_the_secret_key(settings: Settings) -> None:
+    """Rotating the cookie secret must not change the subjects agencies know people by."""
+    from dataclasses import replace
+
+    from idp.db import Client
+    from idp.provider import build_provider
+
+    client = Client(client_id="a", redirect_uris=["https://a.go.th/cb"], subject_type="pairwise")
+    keyed = replace(settings, subject_key="s" * 48)
+    before = build_provider(keyed).subject(client, "p")
+    after = build_provider(replace(keyed, secret_key="z" * 48)).subject(client, "p")
+    assert before == after
+    unkeyed = build_provider(settings).subject(client, "p")
+    assert unkeyed != before

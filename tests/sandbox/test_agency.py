@@ -276,7 +276,10 @@ def test_login_rejects_malformed_options(client: FlaskClient, query: dict[str, s
 def test_discovery_for_another_issuer_is_refused(keys: Keys) -> None:
     meta = metadata(keys) | {"issuer": "https://evil.test"}
     app = create_agency_app(ISSUER, CLIENT_ID, CLIENT_SECRET, BASE_URL, metadata=meta)
-    assert app.test_client().get("/login").status_code >= 400
+    resp = app.test_client().get("/login")
+    assert resp.status_code == 502
+    assert "different issuer" in resp.get_data(as_text=True)
+    assert "Location" not in resp.headers
 
 
 # --- the code flow against the fake provider --------------------------------------------------
