@@ -21,6 +21,9 @@ from idp.oidc import tokens
 from idp.oidc.authorize import AuthorizationRequest, RedirectError, decide, redirect_with
 from idp.provider import Provider
 
+# How long a redeemed code is remembered, so that a replay revokes what the first use issued.
+CODE_REUSE_TTL = 3600
+
 
 def requested_claim_names(req: AuthorizationRequest) -> list[str]:
     names = {n for target in req.claims.values() for n in target}
@@ -136,14 +139,26 @@ def load_interaction(p: Provider, interaction_id: str) -> dict[str, Any] | None:
 
 def issue_code(p: Provider, req: AuthorizationRequest, client: Client,
                session: sso.SsoSession) -> Response:
-    """The one place a code is made: 256 random bits, stored hashed, 60 s, single use."""
+    """The one place a code is made: 256 random bits, stored hashed, 60 s, single use.
+
+    The grant it will start exists before the code leaves: a replayed code then always finds
+    the grant to revoke, even while its first redemption is still under way.
+    """
     code = tokens.new_secret()
-    p.store.put("code:" + tokens.digest(code), {
-        "client_id": client.client_id, "redirect_uri": req.redirect_uri, "scopes": req.scopes,
-        "nonce": req.nonce, "code_challenge": req.code_challenge,
-        "person_id": session.person_id, "auth_time": session.auth_time, "acr": session.acr,
-        "amr": session.amr, "sid": session.sid, "claims": req.claims,
-        "claims_locales": req.claims_locales,
+    key = tokens.digest(code)
+    with p.db.session() as s:
+        grant_id = tokens.create_grant(
+            s, client_id=client.client_id, person_id=session.person_id,
+            scope=" ".join(req.scopes),
+            claims={"request": req.claims, "claims_locales": req.claims_locales},
+            auth_time=session.auth_time, acr=session.acr, amr=session.amr, sid=session.sid).id
+    p.store.put("code-grant:" + key, {"grant_id": grant_id, "client_id": client.client_id},
+                CODE_REUSE_TTL)
+    p.store.put("code:" + key, {
+        "grant_id": grant_id, "client_id": client.client_id,
+        "redirect_uri": req.redirect_uri, "scopes": req.scopes, "nonce": req.nonce,
+        "code_challenge": req.code_challenge, "person_id": session.person_id,
+        "auth_time": session.auth_time,
     }, p.settings.code_ttl)
     handle = request.cookies.get(sso.COOKIE)
     if handle and client.client_id not in session.clients:

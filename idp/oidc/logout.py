@@ -37,6 +37,7 @@ class LogoutRequest:
     redirect_uri: str | None
     state: str | None
     hint_sub: str | None
+    hint_sid: str | None
 
 
 def parse(params: Mapping[str, str], verify_id_token: Callable[[str], dict[str, Any]],
@@ -63,7 +64,7 @@ def parse(params: Mapping[str, str], verify_id_token: Callable[[str], dict[str, 
     if uri is not None and (client is None or uri not in client.post_logout_redirect_uris):
         raise LogoutRequestError("invalid_post_logout_redirect_uri")
     return LogoutRequest(client=client, redirect_uri=uri, state=params.get("state") or None,
-                         hint_sub=hint_claims.get("sub"))
+                         hint_sub=hint_claims.get("sub"), hint_sid=hint_claims.get("sid"))
 
 
 def logout_token(p: Provider, client: Client, person_id: str, sid: str) -> str:

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidGrantError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidScopeError,
+    grants,
+)
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -35,7 +41,7 @@ from idp.provider import Provider, current_provider
 logging.getLogger("authlib").setLevel(logging.INFO)
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
-CODE_REUSE_TTL = 3600
+MAX_ASSERTION_LIFETIME = 3600
 
 
 class OAuthClient(ClientMixin):
@@ -105,31 +111,38 @@ class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthCode | None:
-        """Atomically take the code; a second use revokes what the first one issued."""
+        """Atomically take the code; a second use revokes what the first one issued.
+
+        A code presented by another client is refused without being taken, so a stolen code
+        cannot be burnt for the client it belongs to.
+        """
         p = current_provider()
         key = tokens.digest(code)
+        peek = p.store.get("code:" + key)
+        if peek is not None and peek["client_id"] != client.client_id:
+            return None
         data = p.store.take("code:" + key)
         if data is None:
-            used = p.store.get("code-used:" + key)
-            if used:
+            issued = p.store.get("code-grant:" + key)
+            if issued and issued["client_id"] == client.client_id:
                 with p.db.session() as s:
-                    if tokens.revoke_grant(s, used["grant_id"], "code_reuse"):
-                        audit.record(s, "token.revoked", client_id=used["client_id"],
+                    if tokens.revoke_grant(s, issued["grant_id"], "code_reuse"):
+                        audit.record(s, "token.revoked", client_id=client.client_id,
                                      reason="code_reuse")
             return None
-        if data["client_id"] != client.client_id:
-            return None
-        with p.db.session() as s:
-            grant = tokens.create_grant(
-                s, client_id=data["client_id"], person_id=data["person_id"],
-                scope=" ".join(data["scopes"]),
-                claims={"request": data.get("claims") or {},
-                        "claims_locales": data.get("claims_locales")},
-                auth_time=data["auth_time"], acr=data["acr"], amr=data["amr"], sid=data["sid"])
-            grant_id = grant.id
-        p.store.put("code-used:" + key, {"grant_id": grant_id, "client_id": client.client_id},
-                    CODE_REUSE_TTL)
-        return AuthCode(data=data, grant_id=grant_id, code_challenge=data["code_challenge"])
+        return AuthCode(data=data, grant_id=data["grant_id"],
+                        code_challenge=data["code_challenge"])
+
+    def generate_token(self, user: Any = None, scope: str | None = None,
+                       grant_type: str | None = None, expires_in: int | None = None,
+                       include_refresh_token: bool = True) -> dict[str, Any]:
+        """A refresh token only when the person granted `offline_access` (OIDC Core 11): the
+        consent page names it, so an agency stays connected only when the person agreed."""
+        offline = "offline_access" in (scope or "").split()
+        token: dict[str, Any] = super().generate_token(
+            user=user, scope=scope, grant_type=grant_type, expires_in=expires_in,
+            include_refresh_token=include_refresh_token and offline)
+        return token
 
     def delete_authorization_code(self, authorization_code: AuthCode) -> None:
         """Already gone: it was taken atomically when queried."""
@@ -207,11 +220,19 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         issuer = current_provider().issuer
         return [issuer, issuer + flask_request.path]
 
+    def verify_claims(self, claims: Any) -> None:
+        """Assertions are for one request: one that claims to live longer than an hour is
+        refused, so the jti replay cache never has to outlive its entries."""
+        super().verify_claims(claims)
+        if int(claims["exp"]) - int(time.time()) > MAX_ASSERTION_LIFETIME:
+            raise InvalidClientError(description="the client assertion lives too long "
+                                                 f"(at most {MAX_ASSERTION_LIFETIME} s)")
+
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
-        """Remember each jti until its assertion has expired (plus leeway), and no longer."""
+        """Remember each jti until its assertion has expired (plus leeway)."""
         ttl = int(claims["exp"]) - int(time.time()) + self.leeway
         key = f"jti:{claims['sub']}:{tokens.digest(str(jti))}"
-        return current_provider().store.add(key, {"seen": 1}, max(min(ttl, 86400), 1))
+        return current_provider().store.add(key, {"seen": 1}, max(ttl, 1))
 
     def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
         if client.row.jwks:

@@ -136,9 +136,10 @@ def end_session() -> Response:
     except rp_logout.LogoutRequestError as exc:
         return web.error_page("invalid_request", exc.message_key, 400)
     handle, session = flow.current_session(p)
-    # A hint confirms only for the person it names: an old ID token of someone else who used
-    # this browser must not log out the person now using it without asking.
+    # A hint confirms only for the session it was issued in: anyone can get a valid ID token
+    # for their own account, and acting on it silently would let any page log a person out.
     hint_is_current = bool(session and req.client and req.hint_sub
+                           and req.hint_sid == session.sid
                            and p.subject(req.client, session.person_id) == req.hint_sub)
     confirmed = params.get("confirm") == "yes" or hint_is_current
     if params.get("confirm") == "no":

@@ -39,7 +39,7 @@ def test_denied_consent_returns_access_denied(op: LiveProvider, browser: Browser
 def test_withdrawing_consent_revokes_the_agencys_tokens(op: LiveProvider,
                                                        browser: Browser) -> None:
     client = op.register()
-    tokens = op.code_flow(browser, client, scope="openid profile")
+    tokens = op.code_flow(browser, client, scope="openid profile offline_access")
     page = browser.go("/consents")
     assert page.status_code == 200
     assert "Test agency" in page.text or "หน่วยงานทดสอบ" in page.text

@@ -306,9 +306,6 @@ def test_logout_ends_only_this_browsers_session(op: LiveProvider) -> None:
     assert session_alive(op, bob, client)
 
 
-@pytest.mark.xfail(reason="provider bug: an id_token_hint from another SSO session (its sid is "
-                          "not this browser's) still ends this browser's session silently",
-                   strict=True)
 def test_id_token_hint_of_another_session_asks_for_confirmation(op: LiveProvider) -> None:
     """RP-initiated logout 1.0, sections 2 and 6: a hint whose sid is not the current session
     is suspect; since anyone can get a valid ID token for their own account, acting on it

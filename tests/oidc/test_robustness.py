@@ -102,7 +102,7 @@ def test_store_going_away_mid_flow_is_a_503_and_loses_nothing(settings, store) -
     with serve(settings, flaky) as op:  # type: ignore[arg-type]
         client = op.register()
         browser = Browser(op.base)
-        tokens = op.code_flow(browser, client, scope="openid profile")
+        tokens = op.code_flow(browser, client, scope="openid profile offline_access")
         flaky.down = True
         url, _ = op.auth_url(client)
         page = browser.go(url)

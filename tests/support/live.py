@@ -122,7 +122,7 @@ class LiveProvider:
         """An authorization URL with PKCE; returns it and the code verifier."""
         verifier, challenge = pkce_pair()
         q = {"response_type": "code", "client_id": client["client_id"],
-             "redirect_uri": client["redirect_uri"], "scope": "openid",
+             "redirect_uri": client["redirect_uri"], "scope": "openid offline_access",
              "state": secrets.token_urlsafe(8), "nonce": secrets.token_urlsafe(8),
              "code_challenge": challenge, "code_challenge_method": "S256"}
         q.update(params)
@@ -149,9 +149,9 @@ class LiveProvider:
             resp = browser.submit("/consent", decision="allow")
         return location_params(resp), verifier
 
-    def code_flow(self, browser: Browser, client: dict[str, Any], **params: str
-                  ) -> dict[str, Any]:
-        got, verifier = self.login(browser, client, **params)
+    def code_flow(self, browser: Browser, client: dict[str, Any], persona: str = "somchai",
+                  **params: str) -> dict[str, Any]:
+        got, verifier = self.login(browser, client, persona, True, **params)
         assert "code" in got, got
         resp = self.token(client, grant_type="authorization_code", code=got["code"],
                           redirect_uri=client["redirect_uri"], code_verifier=verifier)
