@@ -9,7 +9,6 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
