@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     create_engine,
@@ -141,15 +142,60 @@ class RefreshToken(Base):
 
 
 class SigningKey(Base):
-    """A token signing key. The private JWK is kept here only for the software backend; key
-    protection at rest and HSM keys come with the key lifecycle work."""
+    """A token signing key and its lifecycle: next -> active -> retired -> removed.
+
+    `key_ref` is a keys.backend.KeyRef (a sealed software key or a PKCS#11 object id), never a
+    bare private key. `private_jwk` holds keys made before keys were sealed; the key lifecycle
+    seals them on first load and clears it.
+    """
 
     __tablename__ = "signing_key"
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     alg: Mapped[str] = mapped_column(String(10))
-    state: Mapped[str] = mapped_column(String(10), default="active")
-    private_jwk: Mapped[dict[str, Any]] = mapped_column()
+    state: Mapped[str] = mapped_column(String(10), default="active", index=True)
+    key_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    public_jwk: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    private_jwk: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column()
+    retired_at: Mapped[datetime | None] = mapped_column()
+    removed_at: Mapped[datetime | None] = mapped_column()
+
+
+class CertificateAuthority(Base):
+    """A CA of our own PKI (root, issuing CAs) or a service certificate's key (TSA, OCSP)."""
+
+    __tablename__ = "certificate_authority"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # root, issuing, tsa, ocsp
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("certificate_authority.id"))
+    key_ref: Mapped[dict[str, Any]] = mapped_column()
+    cert_der: Mapped[bytes] = mapped_column(LargeBinary)
+    imported: Mapped[bool] = mapped_column(Boolean, default=False)
+    crl_number: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Certificate(Base):
+    """Every certificate our CAs issued, with its revocation status (the OCSP and CRL source)."""
+
+    __tablename__ = "certificate"
+    __table_args__ = (Index("ix_certificate_issuer_status", "issuer_id", "status"),)
+
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True)  # hex, lower case
+    issuer_id: Mapped[str] = mapped_column(ForeignKey("certificate_authority.id"))
+    profile: Mapped[str] = mapped_column(String(30))
+    subject: Mapped[str] = mapped_column(Text)
+    cert_der: Mapped[bytes] = mapped_column(LargeBinary)
+    not_before: Mapped[datetime] = mapped_column()
+    not_after: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(10), default="good")
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revocation_reason: Mapped[str | None] = mapped_column(String(30))
+    person_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

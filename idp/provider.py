@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
 
 from idp.db import Client, Database, SigningKey, utcnow
 from idp.oidc.subject import subject_for, subject_key
-from idp.settings import Settings
+from idp.settings import ROOT, Settings
 from idp.store import EphemeralStore, open_store
+from keys.backend import KeyBackend, KeyBackendError
+from keys.software import SoftwareBackend, load_kek, new_kek
 from keys.tokens import SUPPORTED_ALGS, KeyRing, generate_private_jwk
 
 
@@ -21,6 +25,7 @@ class Provider:
     db: Database
     store: EphemeralStore
     keys: KeyRing
+    backend: KeyBackend
 
     @property
     def issuer(self) -> str:
@@ -46,8 +51,38 @@ def load_keyring(db: Database) -> KeyRing:
                 row = SigningKey(kid=jwk["kid"], alg=alg, private_jwk=jwk, created_at=utcnow())
                 s.add(row)
                 rows.append(row)
-        jwks = [r.private_jwk for r in sorted(rows, key=lambda r: r.created_at)]
+        jwks = [r.private_jwk for r in sorted(rows, key=lambda r: r.created_at) if r.private_jwk]
     return KeyRing(jwks)
+
+
+DEMO_KEK_FILE = ROOT / "var" / "demo-kek"
+
+
+def _kek(settings: Settings) -> bytes:
+    """The key-encryption key: from IDP_KEK or IDP_KEK_FILE; outside production, a demo KEK
+    file is made on first run (production refuses to start without one, see settings)."""
+    if settings.kek:
+        return load_kek(settings.kek)
+    path = Path(settings.kek_file) if settings.kek_file else DEMO_KEK_FILE
+    if not path.exists() and not settings.kek_file and not settings.production:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(new_kek() + "\n")
+    try:
+        return load_kek(path.read_bytes())
+    except OSError as exc:
+        raise KeyBackendError(f"cannot read the key-encryption key file {path}") from exc
+
+
+def open_backend(settings: Settings) -> KeyBackend:
+    if settings.key_backend == "pkcs11":
+        from keys.pkcs11 import Pkcs11Backend
+
+        return Pkcs11Backend(module=settings.pkcs11_module or "",
+                             token_label=settings.pkcs11_token or "",
+                             pin=settings.pkcs11_pin or "")
+    return SoftwareBackend(_kek(settings))
 
 
 def build_provider(settings: Settings, store: EphemeralStore | None = None) -> Provider:
@@ -57,6 +92,7 @@ def build_provider(settings: Settings, store: EphemeralStore | None = None) -> P
         db=db,
         store=store if store is not None else open_store(settings.redis_url),
         keys=load_keyring(db),
+        backend=open_backend(settings),
     )
 
 

@@ -48,6 +48,12 @@ class Settings:
     subject_key: str | None = None
     sandbox: bool = True
     production: bool = False
+    key_backend: str = "software"
+    kek: str | None = None
+    kek_file: str | None = None
+    pkcs11_module: str | None = None
+    pkcs11_token: str | None = None
+    pkcs11_pin: str | None = None
     code_ttl: int = 60
     interaction_ttl: int = 600
     session_ttl: int = 8 * 3600
@@ -70,6 +76,12 @@ class Settings:
             subject_key=e.get("IDP_SUBJECT_KEY") or None,
             sandbox=_bool(e.get("IDP_SANDBOX"), base.sandbox),
             production=_bool(e.get("IDP_PRODUCTION"), base.production),
+            key_backend=e.get("IDP_KEY_BACKEND") or base.key_backend,
+            kek=e.get("IDP_KEK") or None,
+            kek_file=e.get("IDP_KEK_FILE") or None,
+            pkcs11_module=e.get("IDP_PKCS11_MODULE") or None,
+            pkcs11_token=e.get("IDP_PKCS11_TOKEN") or None,
+            pkcs11_pin=e.get("IDP_PKCS11_PIN") or None,
             code_ttl=_int(e, "IDP_CODE_TTL", base.code_ttl),
             access_token_ttl=_int(e, "IDP_ACCESS_TOKEN_TTL", base.access_token_ttl),
             refresh_token_ttl=_int(e, "IDP_REFRESH_TOKEN_TTL", base.refresh_token_ttl),
@@ -92,6 +104,12 @@ class Settings:
             problems.append("IDP_SUBJECT_KEY is unset or shorter than 32 characters; set a long "
                             "random value and never change it: it keys every pairwise subject, "
                             "so agencies would lose their users if it changed")
+        if self.key_backend == "software" and not (self.kek or self.kek_file):
+            problems.append("IDP_KEK_FILE (or IDP_KEK) is unset; software keys must be sealed "
+                            "under a key-encryption key kept apart from the database "
+                            "(or use IDP_KEY_BACKEND=pkcs11)")
+        if self.key_backend not in ("software", "pkcs11"):
+            problems.append("IDP_KEY_BACKEND must be 'software' or 'pkcs11'")
         if self.sandbox:
             problems.append("IDP_SANDBOX is on; sandbox parties must be off in production "
                             "(IDP_SANDBOX=0)")

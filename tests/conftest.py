@@ -22,6 +22,7 @@ from idp.store import EphemeralStore, MemoryStore, RedisStore
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
+TEST_KEK = "dGVzdC1rZWstMzItYnl0ZXMtbG9uZy0tLS0tLS0tLS0="  # 32 bytes, tests only
 BACKENDS = ["embedded"] + (["pg-redis"] if PG_URL and REDIS_URL else [])
 
 
@@ -73,4 +74,4 @@ def store(backend: str) -> Iterator[EphemeralStore]:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return replace(Settings(), database_url=database_url, issuer="http://localhost:5000",
-                   secret_key="test-secret-key-" + "x" * 32)
+                   secret_key="test-secret-key-" + "x" * 32, kek=TEST_KEK)

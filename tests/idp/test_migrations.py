@@ -5,9 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from idp.db import Base, make_engine
-from idp.migrate import upgrade
+from idp.migrate import alembic_config, upgrade
 
 
 def test_migrations_match_models(database_url: str) -> None:
@@ -24,4 +25,5 @@ def test_upgrade_is_idempotent(database_url: str) -> None:
     with engine.connect() as conn:
         version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     engine.dispose()
-    assert version == "0001"
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    assert version == head

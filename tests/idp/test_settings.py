@@ -14,6 +14,7 @@ GOOD = {
     "IDP_SECRET_KEY": "k" * 48,
     "IDP_SANDBOX": "0",
     "IDP_SUBJECT_KEY": "s" * 48,
+    "IDP_KEK_FILE": "/etc/idp/kek",
 }
 
 
@@ -43,6 +44,8 @@ def test_environment_is_read() -> None:
     ({"IDP_DATABASE_URL": ""}, "SQLite"),
     ({"IDP_REDIS_URL": ""}, "IDP_REDIS_URL"),
     ({"IDP_SUBJECT_KEY": ""}, "IDP_SUBJECT_KEY"),
+    ({"IDP_KEK_FILE": ""}, "IDP_KEK_FILE"),
+    ({"IDP_KEY_BACKEND": "paper"}, "IDP_KEY_BACKEND"),
 ])
 def test_production_refuses_each_demo_default(change: dict[str, str], reason: str) -> None:
     with pytest.raises(UnsafeSettingsError) as err:
