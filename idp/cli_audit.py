@@ -13,13 +13,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import click
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from idp import audit as audit_log
+from idp.cli_common import safe_url, settings_or_exit
 from idp.db import AuditEvent, Database
-from idp.settings import Settings
 
 EXIT_BROKEN = 1
 EXIT_UNREADABLE = 2
@@ -63,15 +62,14 @@ def _session() -> Iterator[Session]:
 
     Only the password-free URL is printed: operators paste this output into tickets.
     """
-    settings = Settings.from_env()
+    settings = settings_or_exit()
     database = Database(settings.database_url)
     try:
         with database.session() as session:
             yield session
     except SQLAlchemyError as exc:
-        safe_url = make_url(settings.database_url).render_as_string(hide_password=True)
-        click.echo(f"cannot read the audit trail at {safe_url} ({type(exc).__name__}); "
-                   "has `idp init` been run?", err=True)
+        click.echo(f"cannot read the audit trail at {safe_url(settings.database_url)} "
+                   f"({type(exc).__name__}); has `idp init` been run?", err=True)
         sys.exit(EXIT_UNREADABLE)
     finally:
         database.engine.dispose()

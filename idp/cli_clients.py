@@ -23,8 +23,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from idp import clients as registry
+from idp.cli_common import settings_or_exit
 from idp.db import Client, Database
-from idp.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -123,7 +123,7 @@ def collect_metadata(options: dict[str, Any]) -> dict[str, Any]:
 def _session() -> Iterator[Session]:
     """A committed-on-success session on the configured database, with failures mapped to
     `error:` lines: a missing table means the operator skipped `idp init`."""
-    settings = Settings.from_env()
+    settings = settings_or_exit()
     db = Database(settings.database_url)
     try:
         if not inspect(db.engine).has_table(Client.__tablename__):

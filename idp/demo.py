@@ -139,7 +139,11 @@ def demo(host: str, port: int, agency_port: int) -> None:
     from idp.migrate import upgrade
     from sandbox.agency import create_agency_app
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     if settings.production:
         click.echo("idp demo ใช้ค่าสาธิตและระบบทดลอง จึงไม่ทำงานเมื่อตั้ง IDP_PRODUCTION "
                    "/ idp demo runs demo secrets and sandbox parties, so it refuses to run "

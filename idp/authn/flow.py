@@ -103,8 +103,8 @@ def current_session(p: Provider) -> tuple[str | None, sso.SsoSession | None]:
 
 
 def proceed(p: Provider, req: AuthorizationRequest, client: Client,
-            session: sso.SsoSession | None, *, consent_given: bool = False,
-            interaction_id: str | None = None) -> Response:
+            session: sso.SsoSession | None, handle: str | None, *,
+            consent_given: bool = False, interaction_id: str | None = None) -> Response:
     """Decide the next step for this request and take it (reusing the interaction, if any)."""
     subject = None
     if session is not None:
@@ -119,7 +119,8 @@ def proceed(p: Provider, req: AuthorizationRequest, client: Client,
         assert session is not None
         if interaction_id:
             p.store.delete("interaction:" + interaction_id)
-        return issue_code(p, req, client, session)
+        assert handle is not None
+        return issue_code(p, req, client, session, handle)
     return begin_interaction(p, req, decision.step, interaction_id)
 
 
@@ -138,7 +139,7 @@ def load_interaction(p: Provider, interaction_id: str) -> dict[str, Any] | None:
 
 
 def issue_code(p: Provider, req: AuthorizationRequest, client: Client,
-               session: sso.SsoSession) -> Response:
+               session: sso.SsoSession, handle: str) -> Response:
     """The one place a code is made: 256 random bits, stored hashed, 60 s, single use.
 
     The grant it will start exists before the code leaves: a replayed code then always finds
@@ -160,8 +161,9 @@ def issue_code(p: Provider, req: AuthorizationRequest, client: Client,
         "code_challenge": req.code_challenge, "person_id": session.person_id,
         "auth_time": session.auth_time,
     }, p.settings.code_ttl)
-    handle = request.cookies.get(sso.COOKIE)
-    if handle and client.client_id not in session.clients:
+    # The session is saved under the handle it was loaded or started with, never under the
+    # request's cookie: right after a login, that cookie still names the old session.
+    if client.client_id not in session.clients:
         session.clients.append(client.client_id)
         sso.save(p.store, handle, session, p.settings.session_ttl)
     location = redirect_with(req.redirect_uri, {"code": code, "state": req.state,

@@ -114,7 +114,7 @@ def login(interaction_id: str) -> Response:
     req.prompt = [x for x in req.prompt if x not in ("login", "select_account")]
     req.max_age = None
     req.acr_values = []
-    response = flow.proceed(p, req, client, session, interaction_id=interaction_id)
+    response = flow.proceed(p, req, client, session, handle, interaction_id=interaction_id)
     response.set_cookie(sso.COOKIE, handle, httponly=True, samesite="Lax", path="/",
                         secure=p.issuer.startswith("https://"), max_age=p.settings.session_ttl)
     return response
@@ -128,7 +128,7 @@ def consent(interaction_id: str) -> Response:
     if loaded is None:
         return _expired()
     data, req, client = loaded
-    _, session = flow.current_session(p)
+    handle, session = flow.current_session(p)
     if session is None or data.get("step") != "consent":
         return _expired()
     if request.form.get("decision") != "allow":
@@ -141,7 +141,7 @@ def consent(interaction_id: str) -> Response:
     flow.record_consent(p, session.person_id, client.client_id, req.scopes,
                         flow.requested_claim_names(req))
     req.prompt = [x for x in req.prompt if x != "consent"]
-    return flow.proceed(p, req, client, session, consent_given=True,
+    return flow.proceed(p, req, client, session, handle, consent_given=True,
                         interaction_id=interaction_id)
 
 

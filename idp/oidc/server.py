@@ -107,7 +107,22 @@ def _person(s: Any, person_id: str | None) -> Person | None:
     return s.get(Person, person_id) if person_id else None
 
 
-class CodeGrant(grants.AuthorizationCodeGrant):
+class OfflineAccessOnly:
+    """A refresh token only when the person granted `offline_access` (OIDC Core 11): the
+    consent page names it, so an agency stays connected only when the person agreed. A refresh
+    that narrows the scope without it gets no new refresh token either."""
+
+    def generate_token(self, user: Any = None, scope: str | None = None,
+                       grant_type: str | None = None, expires_in: int | None = None,
+                       include_refresh_token: bool = True) -> dict[str, Any]:
+        offline = "offline_access" in (scope or "").split()
+        token: dict[str, Any] = super().generate_token(  # type: ignore[misc]
+            user=user, scope=scope, grant_type=grant_type, expires_in=expires_in,
+            include_refresh_token=include_refresh_token and offline)
+        return token
+
+
+class CodeGrant(OfflineAccessOnly, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthCode | None:
@@ -133,17 +148,6 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         return AuthCode(data=data, grant_id=data["grant_id"],
                         code_challenge=data["code_challenge"])
 
-    def generate_token(self, user: Any = None, scope: str | None = None,
-                       grant_type: str | None = None, expires_in: int | None = None,
-                       include_refresh_token: bool = True) -> dict[str, Any]:
-        """A refresh token only when the person granted `offline_access` (OIDC Core 11): the
-        consent page names it, so an agency stays connected only when the person agreed."""
-        offline = "offline_access" in (scope or "").split()
-        token: dict[str, Any] = super().generate_token(
-            user=user, scope=scope, grant_type=grant_type, expires_in=expires_in,
-            include_refresh_token=include_refresh_token and offline)
-        return token
-
     def delete_authorization_code(self, authorization_code: AuthCode) -> None:
         """Already gone: it was taken atomically when queried."""
 
@@ -152,7 +156,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             return _person(s, authorization_code.data["person_id"])
 
 
-class RefreshGrant(grants.RefreshTokenGrant):
+class RefreshGrant(OfflineAccessOnly, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 

@@ -78,8 +78,8 @@ def authorize() -> Response:
         return flow.error_response(ctx.req, p.issuer, exc.error, exc.description,
                                    flow.redirect_status())
     assert ctx.client is not None
-    _, session = flow.current_session(p)
-    return flow.proceed(p, req, ctx.client, session)
+    handle, session = flow.current_session(p)
+    return flow.proceed(p, req, ctx.client, session, handle)
 
 
 @bp.post("/token")

@@ -709,3 +709,14 @@ def test_refresh_token_only_with_offline_access(op: LiveProvider, browser: Brows
     offline = op.code_flow(browser, client, scope="openid profile offline_access")
     assert offline["refresh_token"]
     assert "offline_access" in offline["scope"].split()
+
+
+def test_refresh_narrowed_without_offline_access_ends_the_chain(op: LiveProvider,
+                                                                browser: Browser) -> None:
+    client = op.register()
+    tokens = op.code_flow(browser, client, scope="openid profile offline_access")
+    narrowed = op.token(client, grant_type="refresh_token", scope="openid profile",
+                        refresh_token=tokens["refresh_token"])
+    assert narrowed.status_code == 200, narrowed.text
+    assert "refresh_token" not in narrowed.json()
+    assert narrowed.json()["scope"].split() == ["openid", "profile"]
