@@ -75,3 +75,35 @@ def parse_acr(value: str, issuer: str) -> Assurance | None:
 
 def supported_acr_values(issuer: str) -> list[str]:
     return [Assurance(i, a).acr(issuer) for i in IAL_LEVELS for a in AAL_LEVELS]
+
+
+# How this login was made, per the reference's method table (policy): the `amr` values
+# (RFC 8176) and the AAL the method gives. Federated methods (NDID, an upstream OpenID
+# provider) take their AAL from the answer or the provider mapping, so None here.
+METHODS: dict[str, tuple[tuple[str, ...], Decimal | None]] = {
+    "ndid": (("fed",), None),
+    "oidc": (("fed",), None),
+    # passkey with user verification, synced or of unknown kind
+    "passkey": (("swk", "user", "mfa"), Decimal("2.2")),
+    # passkey known to be device-bound (attestation not from the allowed list)
+    "passkey-device-bound": (("hwk", "user", "mfa"), Decimal("2.2")),
+    # security key, device-bound, attestation verified from an allowed list
+    "security-key": (("hwk", "user", "mfa"), Decimal("3")),
+    "security-key-pin": (("hwk", "pin", "mfa"), Decimal("3")),
+}
+
+
+def amr_for(method: str) -> list[str]:
+    """The `amr` values for a login method named in METHODS; ValueError for others."""
+    try:
+        return list(METHODS[method][0])
+    except KeyError:
+        raise ValueError(f"unknown authentication method {method!r}") from None
+
+
+def aal_for(method: str) -> Decimal | None:
+    """The AAL a method gives by itself; None when it comes from a federated answer."""
+    try:
+        return METHODS[method][1]
+    except KeyError:
+        raise ValueError(f"unknown authentication method {method!r}") from None
