@@ -31,9 +31,11 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
 
     from idp.authn.views import bp as authn_bp
     from idp.oidc.views import bp as oidc_bp
+    from idp.pki.views import bp as pki_bp
 
     app.register_blueprint(oidc_bp)
     app.register_blueprint(authn_bp)
+    app.register_blueprint(pki_bp)
     app.register_error_handler(StoreUnavailableError, _unavailable)
     app.register_error_handler(DBAPIError, _unavailable)
     app.add_url_rule("/healthz", "healthz", _health)

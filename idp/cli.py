@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from idp.settings import Settings, SettingsError, check
+from idp.cli_common import safe_url, settings_or_exit
+from idp.settings import Settings
 
 
 @click.group()
@@ -19,10 +20,10 @@ def init() -> None:
     """Create or migrate the database to the newest schema, and create signing keys."""
     from idp.provider import build_provider
 
-    settings = _settings()
+    settings = settings_or_exit()
     _migrate(settings)
     build_provider(settings)
-    click.echo(f"database ready: {_safe_url(settings.database_url)}")
+    click.echo(f"database ready: {safe_url(settings.database_url)}")
 
 
 @main.command()
@@ -35,7 +36,7 @@ def serve(host: str, port: int) -> None:
     from idp.app import create_app
     from idp.serving import quiet_request_handler
 
-    settings = _settings()
+    settings = settings_or_exit()
     _migrate(settings)
     server = make_server(host, port, create_app(settings), threaded=True,
                          request_handler=quiet_request_handler("idp"))
@@ -55,32 +56,30 @@ def _migrate(settings: Settings) -> None:
     try:
         upgrade(settings.database_url)
     except SQLAlchemyError as exc:
-        click.echo(f"error: cannot migrate the database at {_safe_url(settings.database_url)}: "
+        click.echo(f"error: cannot migrate the database at {safe_url(settings.database_url)}: "
                    f"{type(exc).__name__}", err=True)
         sys.exit(2)
 
 
-def _settings() -> Settings:
-    try:
-        return check(Settings.from_env())
-    except SettingsError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-
-
-def _safe_url(url: str) -> str:
-    """A database URL without its password, fit for printing."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+@main.group()
+def sandbox() -> None:
+    """Development stand-ins for outside parties, each runnable on its own (never production)."""
 
 
 def _register_groups() -> None:
-    from idp import cli_audit, cli_clients, demo
+    from idp import cli_audit, cli_ca, cli_clients, cli_keys, demo
+    from sandbox.ndid.cli import ndid
 
     main.add_command(cli_clients.clients)
     main.add_command(cli_audit.audit)
+    main.add_command(cli_keys.keys)
+    main.add_command(cli_ca.ca)
     main.add_command(demo.demo)
+    sandbox.add_command(ndid)
 
 
 _register_groups()
+
+
+if __name__ == "__main__":
+    main()

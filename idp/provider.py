@@ -8,15 +8,15 @@ from functools import cached_property
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select
 
-from idp.db import Client, Database, SigningKey, utcnow
+from idp.db import Client, Database
+from idp.keystore import load_ring
 from idp.oidc.subject import subject_for, subject_key
 from idp.settings import ROOT, Settings
 from idp.store import EphemeralStore, open_store
 from keys.backend import KeyBackend, KeyBackendError
 from keys.software import SoftwareBackend, load_kek, new_kek
-from keys.tokens import SUPPORTED_ALGS, KeyRing, generate_private_jwk
+from keys.tokens import KeyRing
 
 
 @dataclass
@@ -38,21 +38,6 @@ class Provider:
     def subject(self, client: Client, person_id: str) -> str:
         """The `sub` this client knows the person by (pairwise per sector unless public)."""
         return subject_for(client, person_id, self._subject_key)
-
-
-def load_keyring(db: Database) -> KeyRing:
-    """Load active signing keys, creating one per supported algorithm on first run."""
-    with db.session() as s:
-        rows = list(s.scalars(select(SigningKey).where(SigningKey.state == "active")))
-        have = {r.alg for r in rows}
-        for alg in SUPPORTED_ALGS:
-            if alg not in have:
-                jwk = generate_private_jwk(alg)
-                row = SigningKey(kid=jwk["kid"], alg=alg, private_jwk=jwk, created_at=utcnow())
-                s.add(row)
-                rows.append(row)
-        jwks = [r.private_jwk for r in sorted(rows, key=lambda r: r.created_at) if r.private_jwk]
-    return KeyRing(jwks)
 
 
 DEMO_KEK_FILE = ROOT / "var" / "demo-kek"
@@ -87,12 +72,13 @@ def open_backend(settings: Settings) -> KeyBackend:
 
 def build_provider(settings: Settings, store: EphemeralStore | None = None) -> Provider:
     db = Database(settings.database_url)
+    backend = open_backend(settings)
     return Provider(
         settings=settings,
         db=db,
         store=store if store is not None else open_store(settings.redis_url),
-        keys=load_keyring(db),
-        backend=open_backend(settings),
+        keys=load_ring(db, backend, settings),
+        backend=backend,
     )
 
 

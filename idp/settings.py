@@ -60,6 +60,7 @@ class Settings:
     access_token_ttl: int = 600
     refresh_token_ttl: int = 30 * 24 * 3600
     id_token_ttl: int = 600
+    key_rotation_days: int = 90
     backchannel_timeout: float = 3.0
     max_request_bytes: int = 64 * 1024
 
@@ -86,6 +87,7 @@ class Settings:
             access_token_ttl=_int(e, "IDP_ACCESS_TOKEN_TTL", base.access_token_ttl),
             refresh_token_ttl=_int(e, "IDP_REFRESH_TOKEN_TTL", base.refresh_token_ttl),
             id_token_ttl=_int(e, "IDP_ID_TOKEN_TTL", base.id_token_ttl),
+            key_rotation_days=_int(e, "IDP_KEY_ROTATION_DAYS", base.key_rotation_days),
             session_ttl=_int(e, "IDP_SESSION_TTL", base.session_ttl),
             interaction_ttl=_int(e, "IDP_INTERACTION_TTL", base.interaction_ttl),
             max_request_bytes=_int(e, "IDP_MAX_REQUEST_BYTES", base.max_request_bytes),

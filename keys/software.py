@@ -80,6 +80,7 @@ class SoftwareBackend:
         self._aead = AESGCM(kek)
         self.kek_id = hashlib.sha256(b"idp/kek-id/v1" + kek).hexdigest()[:16]
         self._cache: dict[str, PrivateKeyTypes] = {}
+        self._destroyed: set[str] = set()
         self._lock = threading.Lock()
 
     def _seal(self, private_key: PrivateKeyTypes, alg: str, label: str) -> KeyRef:
@@ -100,16 +101,19 @@ class SoftwareBackend:
         return self._seal(private_key, alg, label)
 
     def _unseal(self, key: KeyRef) -> PrivateKeyTypes:
-        cache_key = key.ref.get("sealed", "")
-        with self._lock:
-            hit = self._cache.get(cache_key)
-        if hit is not None:
-            return hit
+        # Check first, cache second: a cached key must not sign for a record it was moved to.
         if key.backend != self.name:
             raise KeyBackendError(f"key held by {key.backend}, not {self.name}")
         if key.ref.get("kek_id") != self.kek_id:
             raise KeyBackendError("key sealed under another key-encryption key")
-        blob = base64.b64decode(cache_key)
+        cache_key = f'{key.ref.get("label", "")}\n{key.ref.get("sealed", "")}'
+        with self._lock:
+            if key.ref.get("sealed") in self._destroyed:
+                raise KeyBackendError("the key was destroyed")
+            hit = self._cache.get(cache_key)
+        if hit is not None:
+            return hit
+        blob = base64.b64decode(str(key.ref.get("sealed", "")))
         try:
             der = self._aead.decrypt(blob[:12], blob[12:], str(key.ref["label"]).encode())
         except InvalidTag:
@@ -123,9 +127,11 @@ class SoftwareBackend:
         return sign_with(self._unseal(key), key.alg, data)
 
     def destroy(self, key: KeyRef) -> None:
-        """Forget the unsealed copy; the caller deletes the sealed record."""
+        """Forget the unsealed copy and refuse the sealed one from now on in this process; the
+        caller deletes the sealed record, which is what destroys it for every process."""
         with self._lock:
-            self._cache.pop(key.ref.get("sealed", ""), None)
+            self._cache.pop(f'{key.ref.get("label", "")}\n{key.ref.get("sealed", "")}', None)
+            self._destroyed.add(str(key.ref.get("sealed", "")))
 
 
 def new_kek() -> str:

@@ -26,8 +26,10 @@ class IdTokenInput:
 
 
 def half_hash(value: str, alg: str) -> str:
-    """at_hash: the left half of the hash that goes with the signing algorithm."""
-    digest = hashlib.sha256(value.encode()).digest()  # ES256, RS256, PS256 all use SHA-256
+    """at_hash: the left half of the hash that goes with the signing algorithm (SHA-256 for
+    ES256, RS256, PS256; SHA-512 for EdDSA with Ed25519, as the OpenID working group settled)."""
+    hash_fn = hashlib.sha512 if alg == "EdDSA" else hashlib.sha256
+    digest = hash_fn(value.encode()).digest()
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
 
 
