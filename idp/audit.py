@@ -20,13 +20,13 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, text
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from idp.db import AuditEvent, utcnow
+from idp.db import AuditEvent, as_utc, lock_writers, utcnow
 
 GENESIS_HASH = "0" * 64
 """The `prev_hash` of the first event: there is nothing before it to point at."""
@@ -156,21 +156,9 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _lock_chain(session: Session) -> None:
-    """Serialise appenders, so two writers never both link to the same predecessor.
-
-    PostgreSQL: a transaction-scoped advisory lock, released at commit or rollback. Under the
-    default READ COMMITTED isolation the next statement then sees the newest committed event.
-
-    SQLite: the database write lock. The Python driver starts a transaction only at the first
-    write, so a plain read-then-insert would let two writers read the same last hash. A write
-    that matches no row takes the write lock first (waiting out the busy timeout), and the read
-    that follows sees the latest event.
-    """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_ID})
-    elif dialect == "sqlite":
-        session.execute(text("UPDATE audit_event SET seq = seq WHERE 0 = 1"))
+    """Serialise appenders, so two writers never both link to the same predecessor (the
+    read of the last hash that follows sees the newest committed event)."""
+    lock_writers(session, ADVISORY_LOCK_ID, "UPDATE audit_event SET seq = seq WHERE 0 = 1")
 
 
 def _last_hash(session: Session) -> str:
@@ -194,8 +182,7 @@ def format_at(at: datetime) -> str:
     SQLite hands back naive datetimes (we always store UTC) and PostgreSQL aware ones in the
     session time zone; both must hash the same as the value recorded.
     """
-    aware = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return aware.isoformat(timespec="microseconds")
+    return as_utc(at).isoformat(timespec="microseconds")
 
 
 def compute_hash(
@@ -223,8 +210,9 @@ def compute_hash(
     return hashlib.sha256(canonical_json(content)).hexdigest()
 
 
-def event_hash(event: AuditEvent) -> str:
-    """The hash `event` should carry, recomputed from its stored fields."""
+def event_hash(event: AuditEvent | Row[Any]) -> str:
+    """The hash `event` (an ORM event or a plain row) should carry, recomputed from its stored
+    fields."""
     return compute_hash(
         at=event.at,
         type=event.type,
@@ -274,14 +262,7 @@ def _problem(row: Row[Any], expected_prev: str) -> str | None:
     if row.prev_hash != expected_prev:
         return "prev_hash does not match the previous event (an event was removed or inserted)"
     try:
-        recomputed = compute_hash(
-            at=row.at,
-            type=row.type,
-            person_id=row.person_id,
-            client_id=row.client_id,
-            data=row.data,
-            prev_hash=row.prev_hash,
-        )
+        recomputed = event_hash(row)
     except (TypeError, ValueError, AttributeError):
         return "stored fields cannot be hashed"
     if recomputed != row.hash:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from idp.cli_common import safe_url, settings_or_exit
+from idp.cli_common import key_errors, safe_url, settings_or_exit
 from idp.settings import Settings
 
 
@@ -22,7 +22,8 @@ def init() -> None:
 
     settings = settings_or_exit()
     _migrate(settings)
-    build_provider(settings)
+    with key_errors():
+        build_provider(settings)
     click.echo(f"database ready: {safe_url(settings.database_url)}")
 
 
@@ -38,7 +39,9 @@ def serve(host: str, port: int) -> None:
 
     settings = settings_or_exit()
     _migrate(settings)
-    server = make_server(host, port, create_app(settings), threaded=True,
+    with key_errors():
+        app = create_app(settings)
+    server = make_server(host, port, app, threaded=True,
                          request_handler=quiet_request_handler("idp"))
     click.echo(f"serving {settings.issuer} on http://{host}:{port}")
     try:

@@ -28,9 +28,9 @@ from typing import Any, BinaryIO, NoReturn
 import click
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from idp.cli_common import safe_url, settings_or_exit
 from idp.db import Database
 from idp.pki import CaRecord, Pki
 from idp.settings import Settings
@@ -54,9 +54,8 @@ def _pki() -> Iterator[Pki]:
     try:
         yield Pki(database, open_backend(settings), settings.issuer)
     except SQLAlchemyError as exc:
-        safe_url = make_url(settings.database_url).render_as_string(hide_password=True)
-        _fail(f"cannot use the database at {safe_url} ({type(exc).__name__}); "
-              "has `idp init` been run?")
+        _fail(f"cannot use the database at {safe_url(settings.database_url)} "
+              f"({type(exc).__name__}); has `idp init` been run?")
     except KeyBackendError as exc:
         _fail(f"key backend: {exc}")
     except KeyError as exc:
@@ -103,7 +102,6 @@ def ca() -> None:
 def init(org: str) -> None:
     """Migrate the database and create whatever part of the CA hierarchy is missing."""
     from idp.cli import _migrate
-    from idp.cli_common import settings_or_exit
 
     _migrate(settings_or_exit())
     with _pki() as pki:

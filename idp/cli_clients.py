@@ -18,12 +18,11 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy import inspect
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from idp import clients as registry
-from idp.cli_common import settings_or_exit
+from idp.cli_common import safe_url, settings_or_exit
 from idp.db import Client, Database
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -135,7 +134,7 @@ def _session() -> Iterator[Session]:
     except registry.ClientNotFoundError as exc:
         _fail(str(exc))
     except SQLAlchemyError as exc:
-        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        url = safe_url(settings.database_url)
         _fail(f"database error on {url} ({exc.__class__.__name__}); run 'idp init' first if "
               "the database is new")
     finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from sqlalchemy.engine import make_url
@@ -15,6 +17,20 @@ def settings_or_exit() -> Settings:
     try:
         return check(Settings.from_env())
     except SettingsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+@contextmanager
+def key_errors() -> Iterator[None]:
+    """A key backend or key ring that cannot be used (wrong KEK, missing HSM token) is one
+    `error:` line and exit 2, not a traceback."""
+    from idp.keystore import KeyStoreError
+    from keys.backend import KeyBackendError
+
+    try:
+        yield
+    except (KeyBackendError, KeyStoreError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 

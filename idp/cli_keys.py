@@ -16,12 +16,12 @@ from typing import Any, NoReturn
 
 import click
 from sqlalchemy import inspect
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp import keystore
+from idp.cli_common import safe_url, settings_or_exit
 from idp.db import Database, SigningKey
-from idp.settings import Settings, SettingsError, check
+from idp.settings import Settings
 from keys.backend import KeyBackend, KeyBackendError
 from keys.lifecycle import Transition
 from keys.software import new_kek
@@ -33,18 +33,11 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def _settings() -> Settings:
-    try:
-        return check(Settings.from_env())
-    except SettingsError as exc:
-        _fail(str(exc))
-
-
 @contextmanager
 def _database(settings: Settings) -> Iterator[Database]:
     """The configured database, with failures turned into one `error:` line (exit 2)."""
     db = Database(settings.database_url)
-    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    url = safe_url(settings.database_url)
     try:
         if not inspect(db.engine).has_table(SigningKey.__tablename__):
             _fail(f"the database at {url} has no signing_key table; run 'idp init' first")
@@ -89,7 +82,7 @@ def keys() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the keys as a JSON array")
 def list_(as_json: bool) -> None:
     """List signing keys, oldest first: kid, algorithm, state and dates (never key material)."""
-    settings = _settings()
+    settings = settings_or_exit()
     with _database(settings) as db:
         rows = keystore.list_keys(db)
     data: list[dict[str, Any]] = [
@@ -117,7 +110,7 @@ def rotate(alg: str | None, all_: bool, due: bool) -> None:
         _fail("give either --alg or --all, not both")
     if not (alg or all_ or due):
         _fail("give --alg ALG, --all or --due")
-    settings = _settings()
+    settings = settings_or_exit()
     backend = _backend(settings)
     algs = [alg] if alg else keystore.algorithms(backend)
     with _database(settings) as db:
@@ -133,7 +126,7 @@ def rotate(alg: str | None, all_: bool, due: bool) -> None:
 def retire(kid: str) -> None:
     """Withdraw one key now. An active key is replaced by its next key; the key stays
     published until the tokens it signed have expired."""
-    settings = _settings()
+    settings = settings_or_exit()
     backend = _backend(settings)
     with _database(settings) as db:
         steps = keystore.retire(db, backend, kid)

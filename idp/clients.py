@@ -12,20 +12,20 @@ registration endpoint share exactly these rules.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp.db import Client, utcnow
+from idp.db import Client, as_utc, utcnow
 from idp.fetch import fetch_sector_uris
+from idp.oidc.tokens import digest, new_secret
 
 INVALID_METADATA = "invalid_client_metadata"
 INVALID_REDIRECT_URI = "invalid_redirect_uri"
@@ -392,10 +392,6 @@ def validate_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
 # --- secrets ---------------------------------------------------------------------------------
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
 def uses_secret(method: str) -> bool:
     """Whether this token endpoint auth method authenticates with a shared secret."""
     return method in SECRET_AUTH_METHODS
@@ -404,8 +400,8 @@ def uses_secret(method: str) -> bool:
 def _new_secret(client: Client) -> str:
     """Give the client a fresh secret (≥ 256 bits) and keep only its SHA-256 digest: a secret
     with full entropy needs no slow hash, and the database never holds the secret itself."""
-    secret = secrets.token_urlsafe(32)
-    client.secret_hash = _digest(secret)
+    secret = new_secret()
+    client.secret_hash = digest(secret)
     return secret
 
 
@@ -413,7 +409,7 @@ def check_secret(client: Client, presented: str) -> bool:
     """Whether `presented` is the client's secret, compared in constant time on the digests."""
     if client.secret_hash is None or not uses_secret(client.token_endpoint_auth_method):
         return False
-    return hmac.compare_digest(_digest(presented), client.secret_hash)
+    return hmac.compare_digest(digest(presented), client.secret_hash)
 
 
 # --- registry --------------------------------------------------------------------------------
@@ -570,9 +566,7 @@ def remove_client(session: Session, client_id: str) -> bool:
 
 def _epoch(value: datetime) -> int:
     """Seconds since the epoch; SQLite hands back naive datetimes, which are UTC here."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return int(value.timestamp())
+    return int(as_utc(value).timestamp())
 
 
 _OPTIONAL: tuple[tuple[str, Callable[[Client], Any]], ...] = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 from sqlalchemy import (
     JSON,
@@ -33,6 +33,37 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime. SQLite hands back naive datetimes (we always
+    store UTC) and PostgreSQL aware ones in the session time zone."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def lock_writers(session: Session, advisory_key: int, sqlite_noop_write: str) -> None:
+    """Serialise writers until this transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock on `advisory_key`, released at commit or
+    rollback. Under the default READ COMMITTED isolation the next statement then sees the
+    newest committed rows.
+
+    SQLite: the database write lock. The Python driver starts a transaction only at the first
+    write, so a plain read-then-write would let two writers read the same state.
+    `sqlite_noop_write`, a write that matches no row, takes the write lock first (waiting out
+    the busy timeout), and the read that follows sees the latest rows.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key})
+    elif dialect == "sqlite":
+        session.execute(text(sqlite_noop_write))
 
 
 class Base(DeclarativeBase):

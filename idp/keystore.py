@@ -12,15 +12,15 @@ import secrets
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc.jwk import KeySet
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.db import Database, SigningKey, utcnow
+from idp.db import Database, SigningKey, as_utc, lock_writers, utcnow
 from idp.settings import Settings
 from keys import lifecycle
 from keys.backend import KeyBackend, KeyBackendError, KeyRef
@@ -31,8 +31,6 @@ from keys.tokens import SUPPORTED_ALGS, KeyRing, RingKey
 
 ADVISORY_LOCK_ID = 0x6964_702E_6B65_7973
 """PostgreSQL advisory lock key ("idp.keys" in ASCII) that serialises key ring changes."""
-
-Clock = Callable[[], datetime]
 
 
 class KeyStoreError(RuntimeError):
@@ -59,19 +57,12 @@ def algorithms(backend: KeyBackend) -> list[str]:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _aware(at: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes (we always store UTC)."""
-    if at is None:
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def state_of(row: SigningKey) -> KeyState:
-    created = _aware(row.created_at)
+    created = as_utc(row.created_at)
     assert created is not None
     return KeyState(kid=row.kid, alg=row.alg, state=row.state, created_at=created,
-                    activated_at=_aware(row.activated_at), retired_at=_aware(row.retired_at),
-                    removed_at=_aware(row.removed_at))
+                    activated_at=as_utc(row.activated_at), retired_at=as_utc(row.retired_at),
+                    removed_at=as_utc(row.removed_at))
 
 
 def _rows(s: Session, include_removed: bool = False) -> list[SigningKey]:
@@ -86,18 +77,14 @@ def list_keys(db: Database) -> list[dict[str, Any]]:
     with db.session() as s:
         return [{"kid": r.kid, "alg": r.alg, "state": r.state,
                  "backend": (r.key_ref or {}).get("backend"),
-                 "created_at": _aware(r.created_at), "activated_at": _aware(r.activated_at),
-                 "retired_at": _aware(r.retired_at), "removed_at": _aware(r.removed_at)}
+                 "created_at": as_utc(r.created_at), "activated_at": as_utc(r.activated_at),
+                 "retired_at": as_utc(r.retired_at), "removed_at": as_utc(r.removed_at)}
                 for r in _rows(s, include_removed=True)]
 
 
 def _lock(s: Session) -> None:
-    """Serialise writers of the key ring (see idp.audit._lock_chain for the SQLite trick)."""
-    dialect = s.get_bind().dialect.name
-    if dialect == "postgresql":
-        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_ID})
-    elif dialect == "sqlite":
-        s.execute(text("UPDATE signing_key SET kid = kid WHERE 0 = 1"))
+    """Serialise writers of the key ring."""
+    lock_writers(s, ADVISORY_LOCK_ID, "UPDATE signing_key SET kid = kid WHERE 0 = 1")
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -188,6 +175,8 @@ def _change(db: Database, backend: KeyBackend,
         _lock(s)
         rows = _rows(s, include_removed=True)
         for row in rows:
+            if row.key_ref is not None and row.state != "removed":
+                _check_held(backend, row)
             if row.private_jwk is not None:
                 _seal_legacy(s, backend, row)
         steps = plan([state_of(r) for r in rows])
@@ -197,13 +186,25 @@ def _change(db: Database, backend: KeyBackend,
 # --- the key ring -----------------------------------------------------------------------------
 
 
-def _ring_key(row: SigningKey, backend: KeyBackend) -> RingKey:
-    if not row.key_ref or not row.public_jwk:
-        raise KeyStoreError(f"signing key {row.kid} has no key reference")
-    ref = KeyRef.from_dict(row.key_ref)
+def _check_held(backend: KeyBackend, row: SigningKey) -> None:
+    """Stop before planning anything when the configured backend cannot use the keys on
+    record: a wrong KEK (or token) would otherwise seal new keys that the others cannot use."""
+    ref = KeyRef.from_dict(row.key_ref or {})
     if ref.backend != backend.name:
         raise KeyStoreError(f"signing key {row.kid} is held by the {ref.backend} backend, but "
                             f"IDP_KEY_BACKEND is {backend.name}")
+    try:
+        backend.check(ref)
+    except KeyBackendError as exc:
+        raise KeyStoreError(f"signing key {row.kid}: {exc}; check IDP_KEK / IDP_KEK_FILE "
+                            "(or the PKCS#11 token settings)") from None
+
+
+def _ring_key(row: SigningKey, backend: KeyBackend) -> RingKey:
+    if not row.key_ref or not row.public_jwk:
+        raise KeyStoreError(f"signing key {row.kid} has no key reference")
+    _check_held(backend, row)
+    ref = KeyRef.from_dict(row.key_ref)
     if public_jwk(ref, row.kid) != row.public_jwk:
         raise KeyStoreError(f"signing key {row.kid}: the key reference does not match the "
                             "published key")

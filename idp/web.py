@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import secrets
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -30,6 +29,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.wrappers import Response
 
 from idp import i18n
+from idp.oidc.tokens import new_secret
 
 #: Content-Security-Policy for every response. There is deliberately no ``form-action``:
 #: the consent and logout forms end in a redirect to the agency's registered address, and
@@ -156,7 +156,7 @@ def csrf_token() -> str:
     """
     token = session.get(CSRF_SESSION_KEY)
     if not isinstance(token, str) or not token:
-        token = secrets.token_urlsafe(32)
+        token = new_secret()
         session[CSRF_SESSION_KEY] = token
     return token
 

@@ -12,8 +12,9 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -33,6 +34,10 @@ class Algorithm:
 
     def hash(self) -> hashes.HashAlgorithm:
         return {"sha256": hashes.SHA256(), "sha384": hashes.SHA384()}[self.hash_name or ""]
+
+    def pss(self) -> padding.PSS:
+        """RSA-PSS padding: MGF1 with the same hash and a salt as long as the digest."""
+        return padding.PSS(mgf=padding.MGF1(self.hash()), salt_length=self.hash().digest_size)
 
 
 ALGORITHMS: dict[str, Algorithm] = {
@@ -93,6 +98,11 @@ class KeyBackend(Protocol):
 
     def destroy(self, key: KeyRef) -> None: ...
 
+    def check(self, key: KeyRef) -> None:
+        """Raise KeyBackendError unless this backend holds `key` (its backend, and its KEK or
+        token): a service started with the wrong KEK must stop, not seal new keys under it."""
+        ...
+
 
 class KeyBackendError(RuntimeError):
     """The backend cannot do what was asked (key missing, token absent, wrong passphrase)."""
@@ -116,6 +126,23 @@ def check_key_matches(alg: str, public_key: PublicKeyTypes) -> None:
     )
     if not ok:
         raise ValueError(f"the key does not fit {alg}")
+
+
+def verify_signature(public_key: PublicKeyTypes, alg: str, signature: bytes, data: bytes
+                     ) -> None:
+    """Check a signature as `KeyBackend.sign` makes it; raise InvalidSignature if it fails
+    (including a key that does not fit `alg`)."""
+    a = algorithm(alg)
+    if a.kind == "ec" and isinstance(public_key, ec.EllipticCurvePublicKey):
+        public_key.verify(signature, data, ec.ECDSA(a.hash()))
+    elif a.kind == "rsa" and isinstance(public_key, rsa.RSAPublicKey):
+        public_key.verify(signature, data, padding.PKCS1v15(), a.hash())
+    elif a.kind == "rsa-pss" and isinstance(public_key, rsa.RSAPublicKey):
+        public_key.verify(signature, data, a.pss(), a.hash())
+    elif a.kind == "ed25519" and isinstance(public_key, ed25519.Ed25519PublicKey):
+        public_key.verify(signature, data)
+    else:
+        raise InvalidSignature(f"the key does not fit {alg}")
 
 
 def ecdsa_raw_to_der(raw: bytes) -> bytes:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from joserfc import jwk
 from joserfc.errors import (
@@ -28,6 +28,7 @@ from joserfc.errors import (
 )
 
 from keys.backend import KeyBackend, KeyRef, algorithm, ecdsa_raw_to_der, jws_signature
+from keys.backend import verify_signature as verify_backend_signature
 
 MAX_TOKEN_BYTES = 16 * 1024
 """Longest compact JWS accepted for verification (tokens come back from outside as hints)."""
@@ -86,22 +87,13 @@ def thumbprint(key_ref: KeyRef) -> str:
 def verify_signature(public_key: PublicKeyTypes, alg: str, data: bytes, signature: bytes
                      ) -> bool:
     """Check a JWS signature (JOSE form: r||s for ECDSA) with a public key."""
-    a = algorithm(alg)
-    try:
-        if a.kind == "ec" and isinstance(public_key, ec.EllipticCurvePublicKey):
-            size = (public_key.curve.key_size + 7) // 8
-            if len(signature) != 2 * size:
-                return False
-            public_key.verify(ecdsa_raw_to_der(signature), data, ec.ECDSA(a.hash()))
-        elif a.kind == "rsa" and isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(signature, data, padding.PKCS1v15(), a.hash())
-        elif a.kind == "rsa-pss" and isinstance(public_key, rsa.RSAPublicKey):
-            pss = padding.PSS(mgf=padding.MGF1(a.hash()), salt_length=a.hash().digest_size)
-            public_key.verify(signature, data, pss, a.hash())
-        elif a.kind == "ed25519" and isinstance(public_key, ed25519.Ed25519PublicKey):
-            public_key.verify(signature, data)
-        else:
+    if algorithm(alg).kind == "ec" and isinstance(public_key, ec.EllipticCurvePublicKey):
+        size = (public_key.curve.key_size + 7) // 8
+        if len(signature) != 2 * size:
             return False
+        signature = ecdsa_raw_to_der(signature)
+    try:
+        verify_backend_signature(public_key, alg, signature, data)
     except InvalidSignature:
         return False
     return True

@@ -33,8 +33,6 @@ REMOVAL_MARGIN = 60
 """Seconds a retired key stays published beyond the longest token lifetime: clock skew between
 nodes and relying parties, and nodes whose loaded key ring is a little behind the database."""
 
-DEFAULT_ROTATION_DAYS = 90
-
 
 def max_token_lifetime(id_token_ttl: int, logout_token_ttl: int = LOGOUT_TOKEN_TTL,
                        margin: int = REMOVAL_MARGIN) -> timedelta:

@@ -37,10 +37,8 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from keys.backend import KeyBackend, KeyBackendError, KeyRef, algorithm
+from keys.backend import KeyBackend, KeyBackendError, KeyRef, algorithm, verify_signature
 
 log = logging.getLogger(__name__)
 
@@ -105,24 +103,6 @@ def signed_digest_algorithm(alg: str) -> algos.SignedDigestAlgorithm:
             }),
         })
     return algos.SignedDigestAlgorithm({"algorithm": "ed25519"})
-
-
-def verify_signature(public_key: PublicKeyTypes, alg: str, signature: bytes, data: bytes
-                     ) -> None:
-    """Check a signature as `KeyBackend.sign` makes it; raise InvalidSignature if it fails
-    (including a key that does not fit `alg`)."""
-    a = algorithm(alg)
-    if a.kind == "ec" and isinstance(public_key, ec.EllipticCurvePublicKey):
-        public_key.verify(signature, data, ec.ECDSA(a.hash()))
-    elif a.kind == "rsa" and isinstance(public_key, rsa.RSAPublicKey):
-        public_key.verify(signature, data, padding.PKCS1v15(), a.hash())
-    elif a.kind == "rsa-pss" and isinstance(public_key, rsa.RSAPublicKey):
-        pss = padding.PSS(mgf=padding.MGF1(a.hash()), salt_length=a.hash().digest_size)
-        public_key.verify(signature, data, pss, a.hash())
-    elif a.kind == "ed25519" and isinstance(public_key, ed25519.Ed25519PublicKey):
-        public_key.verify(signature, data)
-    else:
-        raise InvalidSignature(f"the certificate's key does not fit {alg}")
 
 
 def der_of(cert: x509.Certificate) -> bytes:

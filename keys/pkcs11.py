@@ -336,7 +336,7 @@ class Pkcs11Backend:
 
     def sign(self, key: KeyRef, data: bytes) -> bytes:
         a = algorithm(key.alg)
-        self._check_ref(key)
+        self.check(key)
 
         def sign(session: pkcs11.Session) -> bytes:
             private = self._private(session, key)
@@ -354,7 +354,7 @@ class Pkcs11Backend:
 
     def destroy(self, key: KeyRef) -> None:
         """Delete the private and the public object; a key already gone is not an error."""
-        self._check_ref(key)
+        self.check(key)
         a = algorithm(key.alg)
         key_id = bytes.fromhex(key.ref["id"])
 
@@ -381,7 +381,7 @@ class Pkcs11Backend:
             yield self._state.current()
 
     def private_object(self, session: pkcs11.Session, key: KeyRef) -> Any:
-        self._check_ref(key)
+        self.check(key)
         return self._private(session, key)
 
     def close(self) -> None:
@@ -394,7 +394,7 @@ class Pkcs11Backend:
         return KeyRef(backend=self.name, alg=alg, public_spki=spki_of(public_key),
                       ref={"token": self.token_label, "id": key_id.hex(), "label": label})
 
-    def _check_ref(self, key: KeyRef) -> None:
+    def check(self, key: KeyRef) -> None:
         if key.backend != self.name:
             raise KeyBackendError(f"key held by {key.backend}, not {self.name}")
         if key.ref.get("token") != self.token_label:

@@ -64,8 +64,7 @@ def sign_with(private_key: PrivateKeyTypes, alg: str, data: bytes) -> bytes:
     if a.kind == "rsa" and isinstance(private_key, rsa.RSAPrivateKey):
         return private_key.sign(data, padding.PKCS1v15(), a.hash())
     if a.kind == "rsa-pss" and isinstance(private_key, rsa.RSAPrivateKey):
-        pss = padding.PSS(mgf=padding.MGF1(a.hash()), salt_length=a.hash().digest_size)
-        return private_key.sign(data, pss, a.hash())
+        return private_key.sign(data, a.pss(), a.hash())
     if a.kind == "ed25519" and isinstance(private_key, ed25519.Ed25519PrivateKey):
         return private_key.sign(data)
     raise KeyBackendError(f"the key does not fit {alg}")
@@ -100,12 +99,15 @@ class SoftwareBackend:
     def import_key(self, private_key: PrivateKeyTypes, alg: str, label: str) -> KeyRef:
         return self._seal(private_key, alg, label)
 
-    def _unseal(self, key: KeyRef) -> PrivateKeyTypes:
-        # Check first, cache second: a cached key must not sign for a record it was moved to.
+    def check(self, key: KeyRef) -> None:
         if key.backend != self.name:
             raise KeyBackendError(f"key held by {key.backend}, not {self.name}")
         if key.ref.get("kek_id") != self.kek_id:
             raise KeyBackendError("key sealed under another key-encryption key")
+
+    def _unseal(self, key: KeyRef) -> PrivateKeyTypes:
+        # Check first, cache second: a cached key must not sign for a record it was moved to.
+        self.check(key)
         cache_key = f'{key.ref.get("label", "")}\n{key.ref.get("sealed", "")}'
         with self._lock:
             if key.ref.get("sealed") in self._destroyed:

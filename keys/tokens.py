@@ -24,7 +24,6 @@ from keys.jws import sign_compact, verify_compact
 from keys.lifecycle import ACTIVE, PUBLISHED_STATES
 
 SUPPORTED_ALGS = ("ES256", "PS256", "RS256", "EdDSA")
-DEFAULT_ALG = "ES256"
 RELOAD_SECONDS = 30.0
 """How often a ring reloads from its source. Kept below keys.lifecycle.REMOVAL_MARGIN, so a
 node that still signs with a key just retired elsewhere stops before that key is removed."""

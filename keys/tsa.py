@@ -27,9 +27,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from keys.backend import KeyBackend, KeyBackendError, KeyRef, algorithm
+from keys.backend import KeyBackend, KeyBackendError, KeyRef, algorithm, verify_signature
 from keys.ca import TSA_POLICY
-from keys.ocsp import der_of, signed_digest_algorithm, utc_seconds, verify_signature
+from keys.ocsp import der_of, signed_digest_algorithm, utc_seconds
 
 log = logging.getLogger(__name__)
 

@@ -68,8 +68,7 @@ def _sign_args(alg: str) -> tuple[Any, dict[str, Any]]:
     if a.kind == "ed25519":
         return None, {}
     if a.kind == "rsa-pss":
-        pss = padding.PSS(mgf=padding.MGF1(a.hash()), salt_length=a.hash().digest_size)
-        return a.hash(), {"rsa_padding": pss}
+        return a.hash(), {"rsa_padding": a.pss()}
     if a.kind == "rsa":
         return a.hash(), {"rsa_padding": padding.PKCS1v15()}
     return a.hash(), {}
@@ -141,6 +140,22 @@ def _signature_algorithm(signed_der: bytes, kind: str) -> asn1_algos.SignedDiges
     return asn1_x509.Certificate.load(signed_der)["signature_algorithm"]
 
 
+def _shape(builder: Any, issuer_key_ref: KeyRef, issuer_cert: x509.Certificate | None,
+           what: str) -> tuple[PublicKeyTypes, Any]:
+    """The issuer public key and `builder` signed with the throwaway key, its AKI added and
+    checked and, given `issuer_cert`, its issuer name checked; `what` names the structure
+    ("certificate", "CRL") in the error."""
+    issuer_public = issuer_key_ref.public_key()
+    aki = authority_key_identifier(issuer_public, issuer_cert)
+    builder = _with_aki(builder, aki)
+    hash_alg, extra = _sign_args(issuer_key_ref.alg)
+    shaped = builder.sign(_throwaway_key(issuer_key_ref.alg), hash_alg, **extra)
+    _check_aki(shaped.extensions, aki, issuer_public)
+    if issuer_cert is not None and shaped.issuer != issuer_cert.subject:
+        raise X509SigningError(f"the {what}'s issuer name is not the issuer's subject")
+    return issuer_public, shaped
+
+
 def sign_certificate(builder: x509.CertificateBuilder, issuer_key_ref: KeyRef,
                      backend: KeyBackend, *, issuer_cert: x509.Certificate | None = None
                      ) -> x509.Certificate:
@@ -149,14 +164,7 @@ def sign_certificate(builder: x509.CertificateBuilder, issuer_key_ref: KeyRef,
     `issuer_cert` (omit for a self-signed root) supplies the AKI and lets the result be checked
     against the issuer's name; the signature is always checked against the key ref's public key.
     """
-    issuer_public = issuer_key_ref.public_key()
-    aki = authority_key_identifier(issuer_public, issuer_cert)
-    builder = _with_aki(builder, aki)
-    hash_alg, extra = _sign_args(issuer_key_ref.alg)
-    shaped = builder.sign(_throwaway_key(issuer_key_ref.alg), hash_alg, **extra)
-    _check_aki(shaped.extensions, aki, issuer_public)
-    if issuer_cert is not None and shaped.issuer != issuer_cert.subject:
-        raise X509SigningError("the certificate's issuer name is not the issuer's subject")
+    issuer_public, shaped = _shape(builder, issuer_key_ref, issuer_cert, "certificate")
     tbs_der = shaped.tbs_certificate_bytes
     signature = backend.sign(issuer_key_ref, tbs_der)
     der = asn1_x509.Certificate({
@@ -177,14 +185,7 @@ def sign_crl(builder: x509.CertificateRevocationListBuilder, issuer_key_ref: Key
              backend: KeyBackend, *, issuer_cert: x509.Certificate | None = None
              ) -> x509.CertificateRevocationList:
     """Sign a CRL with the backend key `issuer_key_ref`; same checks as `sign_certificate`."""
-    issuer_public = issuer_key_ref.public_key()
-    aki = authority_key_identifier(issuer_public, issuer_cert)
-    builder = _with_aki(builder, aki)
-    hash_alg, extra = _sign_args(issuer_key_ref.alg)
-    shaped = builder.sign(_throwaway_key(issuer_key_ref.alg), hash_alg, **extra)
-    _check_aki(shaped.extensions, aki, issuer_public)
-    if issuer_cert is not None and shaped.issuer != issuer_cert.subject:
-        raise X509SigningError("the CRL's issuer name is not the issuer's subject")
+    issuer_public, shaped = _shape(builder, issuer_key_ref, issuer_cert, "CRL")
     tbs_der = shaped.tbs_certlist_bytes
     signature = backend.sign(issuer_key_ref, tbs_der)
     der = asn1_crl.CertificateList({

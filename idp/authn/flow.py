@@ -6,7 +6,6 @@ next (and the one place a code is made) live in one module.
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 
@@ -126,7 +125,7 @@ def proceed(p: Provider, req: AuthorizationRequest, client: Client,
 
 def begin_interaction(p: Provider, req: AuthorizationRequest, step: str,
                       interaction_id: str | None = None) -> Response:
-    interaction_id = interaction_id or secrets.token_urlsafe(32)
+    interaction_id = interaction_id or tokens.new_secret()
     p.store.put("interaction:" + interaction_id, {"request": req.to_dict(), "step": step},
                 p.settings.interaction_ttl)
     return redirect(f"/interaction/{interaction_id}", code=redirect_status())

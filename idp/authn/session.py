@@ -6,12 +6,12 @@ yield live cookies. The `sid` claim sent to agencies is a separate random value,
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from idp.oidc.tokens import digest, new_secret
 from idp.store import EphemeralStore
 
 COOKIE = "idp_session"
@@ -31,13 +31,13 @@ class SsoSession:
 
 
 def _key(handle: str) -> str:
-    return "session:" + hashlib.sha256(handle.encode()).hexdigest()
+    return "session:" + digest(handle)
 
 
 def start(store: EphemeralStore, person_id: str, acr: str, amr: list[str],
           ttl: int) -> tuple[str, SsoSession]:
     """Start a new session (a new login always gets a new handle: no session fixation)."""
-    handle = secrets.token_urlsafe(32)
+    handle = new_secret()
     session = SsoSession(person_id=person_id, auth_time=int(time.time()), acr=acr, amr=amr)
     store.put(_key(handle), session.to_dict(), ttl)
     return handle, session

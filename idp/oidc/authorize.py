@@ -23,7 +23,6 @@ from kyc.assurance import Assurance, parse_acr
 
 MAX_PARAM = 2048
 PROMPTS = {"none", "login", "consent", "select_account"}
-PKCE_VERIFIER_SHAPE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
 DISPLAYS = {"page", "popup", "touch", "wap"}
 
 

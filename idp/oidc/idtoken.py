@@ -3,7 +3,6 @@ the header, the pairwise `sub` that client knows, and only the claims asked for 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import time
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 from idp.db import Client, Grant, Person
 from idp.oidc.claims import localize, select_claims
 from idp.provider import Provider
+from keys.jws import b64url
 
 
 @dataclass
@@ -30,7 +30,7 @@ def half_hash(value: str, alg: str) -> str:
     ES256, RS256, PS256; SHA-512 for EdDSA with Ed25519, as the OpenID working group settled)."""
     hash_fn = hashlib.sha512 if alg == "EdDSA" else hashlib.sha256
     digest = hash_fn(value.encode()).digest()
-    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
+    return b64url(digest[: len(digest) // 2])
 
 
 def build_id_token(p: Provider, i: IdTokenInput) -> str:

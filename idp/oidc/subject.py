@@ -6,12 +6,12 @@ sectors cannot join their records, and no one without the key can reverse it to 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 
 from idp.clients import sector_of
 from idp.db import Client
+from keys.jws import b64url
 
 
 def subject_key(secret_key: str) -> bytes:
@@ -23,4 +23,4 @@ def subject_for(client: Client, person_id: str, key: bytes) -> str:
     if client.subject_type == "public":
         return person_id
     mac = hmac.new(key, f"{sector_of(client)}|{person_id}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    return b64url(mac)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from idp.db import AccessToken, Grant, RefreshToken, utcnow
+from idp.db import AccessToken, Grant, RefreshToken, as_utc, utcnow
 
 
 def new_secret() -> str:
@@ -26,10 +26,6 @@ def new_secret() -> str:
 
 def digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def create_grant(s: Session, *, grant_id: str | None = None, client_id: str,
@@ -82,27 +78,27 @@ class LiveToken:
     grant: Grant
 
 
-def find_access_token(s: Session, raw: str) -> LiveToken | None:
-    row = s.get(AccessToken, digest(raw))
-    if row is None or row.revoked_at is not None or _aware(row.expires_at) <= utcnow():
-        return None
+def _live(s: Session, kind: str, row: AccessToken | RefreshToken) -> LiveToken | None:
+    """`row` as a LiveToken when its grant is live; the caller has already checked the row."""
     grant = s.get(Grant, row.grant_id)
     if grant is None or grant.revoked_at is not None:
         return None
-    return LiveToken("access_token", row.scope, _aware(row.expires_at),
-                     _aware(row.issued_at), grant)
+    return LiveToken(kind, row.scope, as_utc(row.expires_at), as_utc(row.issued_at), grant)
+
+
+def find_access_token(s: Session, raw: str) -> LiveToken | None:
+    row = s.get(AccessToken, digest(raw))
+    if row is None or row.revoked_at is not None or as_utc(row.expires_at) <= utcnow():
+        return None
+    return _live(s, "access_token", row)
 
 
 def find_refresh_token(s: Session, raw: str) -> LiveToken | None:
     row = s.get(RefreshToken, digest(raw))
     if (row is None or row.revoked_at is not None or row.used_at is not None
-            or _aware(row.expires_at) <= utcnow()):
+            or as_utc(row.expires_at) <= utcnow()):
         return None
-    grant = s.get(Grant, row.grant_id)
-    if grant is None or grant.revoked_at is not None:
-        return None
-    return LiveToken("refresh_token", row.scope, _aware(row.expires_at),
-                     _aware(row.issued_at), grant)
+    return _live(s, "refresh_token", row)
 
 
 class RefreshReuseError(Exception):
@@ -137,13 +133,9 @@ def use_refresh_token(s: Session, raw: str, client_id: str) -> LiveToken | None:
         return None
     row = s.get(RefreshToken, h)
     assert row is not None
-    if row.revoked_at is not None or _aware(row.expires_at) <= utcnow():
+    if row.revoked_at is not None or as_utc(row.expires_at) <= utcnow():
         return None
-    grant = s.get(Grant, row.grant_id)
-    if grant is None or grant.revoked_at is not None:
-        return None
-    return LiveToken("refresh_token", row.scope, _aware(row.expires_at),
-                     _aware(row.issued_at), grant)
+    return _live(s, "refresh_token", row)
 
 
 def revoke_token(s: Session, raw: str) -> Grant | None:

@@ -43,9 +43,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.db import Certificate, CertificateAuthority, Database, utcnow
+from idp.db import Certificate, CertificateAuthority, Database, as_utc, utcnow
 from keys import ca as profiles
 from keys.backend import KeyBackend, KeyRef, spki_of
+from keys.ocsp import der_of
 
 CA_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,34}")
 ISSUING_KINDS = ("root", "issuing")
@@ -116,12 +117,6 @@ class _CachedCrl:
     this_update: datetime
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _load_cert(data: bytes) -> x509.Certificate:
     try:
         if b"-----BEGIN" in data:
@@ -176,10 +171,6 @@ def cert_id_hashes(cert: x509.Certificate, hash_alg: str) -> tuple[bytes, bytes]
     name_der = tbs["subject"].dump()
     key_bits = tbs["subject_public_key_info"]["public_key"].contents[1:]
     return hashlib.new(alg, name_der).digest(), hashlib.new(alg, key_bits).digest()
-
-
-def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
 
 
 class Pki:
@@ -308,7 +299,7 @@ class Pki:
             with self.db.session() as s:
                 s.add(CertificateAuthority(id=spec.id, kind=spec.kind,
                                            parent_id=parent.id if parent else None,
-                                           key_ref=key.to_dict(), cert_der=_der(cert),
+                                           key_ref=key.to_dict(), cert_der=der_of(cert),
                                            imported=False, crl_number=0, created_at=utcnow()))
                 s.flush()
                 self._store_cert(s, cert, parent.id if parent else spec.id, spec.profile)
@@ -327,7 +318,7 @@ class Pki:
                     *, person_id: str | None = None, client_id: str | None = None) -> None:
         s.add(Certificate(
             serial=profiles.serial_hex(cert.serial_number), issuer_id=issuer_id,
-            profile=profile, subject=profiles.masked_subject(cert.subject), cert_der=_der(cert),
+            profile=profile, subject=profiles.masked_subject(cert.subject), cert_der=der_of(cert),
             not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
             status="good", person_id=person_id, client_id=client_id, created_at=utcnow()))
 
@@ -350,7 +341,7 @@ class Pki:
                 row = s.get(CertificateAuthority, record.id)
                 if row is None:
                     raise KeyError(record.id)
-                if row.cert_der != _der(record.cert):
+                if row.cert_der != der_of(record.cert):
                     return self._remember(self._record(row))
             key = self.backend.generate(record.key.alg,
                                         f"pki-{record.id}-{secrets.token_hex(4)}")
@@ -362,11 +353,11 @@ class Pki:
                 row = s.get(CertificateAuthority, record.id, with_for_update=True)
                 if row is None:
                     raise KeyError(record.id)
-                if row.cert_der != _der(record.cert):  # renewed elsewhere
+                if row.cert_der != der_of(record.cert):  # renewed elsewhere
                     self.backend.destroy(key)
                     return self._remember(self._record(row))
                 row.key_ref = key.to_dict()
-                row.cert_der = _der(cert)
+                row.cert_der = der_of(cert)
                 self._store_cert(s, cert, parent.id, "ocsp_responder")
                 audit.record(s, "ca.renewed", ca_id=record.id, kind=record.kind,
                              serial=profiles.serial_hex(cert.serial_number))
@@ -446,7 +437,7 @@ class Pki:
                                     days if days is not None else profiles.DAYS[profile])
             with self.db.session() as s:
                 s.add(CertificateAuthority(id=service_id, kind=kind, parent_id=issuer.id,
-                                           key_ref=key.to_dict(), cert_der=_der(cert),
+                                           key_ref=key.to_dict(), cert_der=der_of(cert),
                                            imported=False, crl_number=0, created_at=utcnow()))
                 s.flush()
                 self._store_cert(s, cert, issuer.id, profile)
@@ -491,7 +482,7 @@ class Pki:
             if row is None:
                 return None
             if row.status == "revoked":
-                return CertStatus("revoked", _aware(row.revoked_at), row.revocation_reason)
+                return CertStatus("revoked", as_utc(row.revoked_at), row.revocation_reason)
             return CertStatus("good", None, None)
 
     # --- CRLs ------------------------------------------------------------------------------
@@ -500,7 +491,7 @@ class Pki:
         count, latest = s.execute(
             select(func.count(), func.max(Certificate.revoked_at)).where(
                 Certificate.issuer_id == ca_id, Certificate.status == "revoked")).one()
-        stamp = _aware(latest)
+        stamp = as_utc(latest)
         return int(count), stamp.isoformat() if stamp else ""
 
     def crl_der(self, ca_id: str) -> bytes:
@@ -534,7 +525,7 @@ class Pki:
                                     Certificate.status == "revoked")
                              .order_by(Certificate.revoked_at)).all()
             marker = self._revocation_marker(s, record.id)
-            revoked = [(int(serial, 16), _aware(at) or this_update, reason)
+            revoked = [(int(serial, 16), as_utc(at) or this_update, reason)
                        for serial, at, reason in rows]
             crl = profiles.build_crl(record.cert, record.key, self.backend, revoked, number,
                                      this_update, this_update + CRL_LIFETIME)
@@ -613,7 +604,7 @@ class Pki:
         try:
             with self.db.session() as s:
                 s.add(CertificateAuthority(id=ca_id, kind=kind, parent_id=parent_id,
-                                           key_ref=key.to_dict(), cert_der=_der(cert),
+                                           key_ref=key.to_dict(), cert_der=der_of(cert),
                                            imported=True, crl_number=0, created_at=utcnow()))
                 audit.record(s, "ca.imported", ca_id=ca_id, kind=kind, parent_id=parent_id,
                              alg=alg, signing=key.backend != NO_KEY_BACKEND,
@@ -659,5 +650,5 @@ def _org_of(cert: x509.Certificate) -> str:
 
 
 def _iso(value: datetime | None) -> str | None:
-    aware = _aware(value)
+    aware = as_utc(value)
     return aware.isoformat() if aware else None

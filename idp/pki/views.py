@@ -106,26 +106,23 @@ def _record(pki: Pki, ca_id: str) -> CaRecord | None:
 # --- CA certificates and CRLs ----------------------------------------------------------------
 
 
-@bp.get("/ca/<ca_id>.crt")
-def ca_der(ca_id: str) -> FlaskResponse:
+def _ca_cert(ca_id: str, encoding: serialization.Encoding, mimetype: str) -> FlaskResponse:
     record = _record(current_pki(), ca_id)
     if record is None:
         return _not_found(ca_id)
-    response = FlaskResponse(record.cert.public_bytes(serialization.Encoding.DER),
-                             mimetype="application/pkix-cert")
+    response = FlaskResponse(record.cert.public_bytes(encoding), mimetype=mimetype)
     response.headers["Cache-Control"] = CA_CACHE_CONTROL
     return response
+
+
+@bp.get("/ca/<ca_id>.crt")
+def ca_der(ca_id: str) -> FlaskResponse:
+    return _ca_cert(ca_id, serialization.Encoding.DER, "application/pkix-cert")
 
 
 @bp.get("/ca/<ca_id>.pem")
 def ca_pem(ca_id: str) -> FlaskResponse:
-    record = _record(current_pki(), ca_id)
-    if record is None:
-        return _not_found(ca_id)
-    response = FlaskResponse(record.cert.public_bytes(serialization.Encoding.PEM),
-                             mimetype="application/x-pem-file")
-    response.headers["Cache-Control"] = CA_CACHE_CONTROL
-    return response
+    return _ca_cert(ca_id, serialization.Encoding.PEM, "application/x-pem-file")
 
 
 @bp.get("/crl/<ca_id>.crl")

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from federation.ndid import (
@@ -39,6 +38,7 @@ from federation.ndid import (
     to_json,
 )
 from sandbox.ndid import SandboxNode, Scenario, Script, create_ndid_app
+from tests.support.wsgi import serve_wsgi
 
 VALID_ID = "1345951597671"
 BAD_CHECKSUM_ID = "3712644096692"
@@ -81,13 +81,6 @@ class Receiver:
             return [b for b in self.bodies if b.get("request_id") == request_id]
 
 
-def _serve(app: Any) -> tuple[Any, str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                     daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}"
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     rec = Receiver()
@@ -100,7 +93,7 @@ def receiver() -> Iterator[Receiver]:
         rec.tracker.apply(body)
         return Response("", 204)
 
-    server, rec.base = _serve(app)
+    server, rec.base = serve_wsgi(app)
     yield rec
     server.shutdown()
 
@@ -118,7 +111,7 @@ def make_node() -> Iterator[Callable[..., Node]]:
 
     def start(**kwargs: Any) -> Node:
         app = create_ndid_app(**kwargs)
-        server, base = _serve(app)
+        server, base = serve_wsgi(app)
         node = app.extensions["ndid_sandbox"]
         started.append((server, node))
         return Node(base, node, NdidClient(base, timeout=2))
@@ -197,7 +190,7 @@ def test_create_request_sends_exact_json_numbers() -> None:
         return Response(json.dumps({"request_id": "r" * 64, "initial_salt": "s" * 44}), 202,
                         mimetype="application/json")
 
-    server, base = _serve(fake_node)
+    server, base = serve_wsgi(fake_node)
     try:
         created = NdidClient(base).create_request(
             "citizen_id", VALID_ID, reference_id="login-1", callback_url="https://rp/cb",
@@ -260,7 +253,7 @@ def test_messages_are_scrubbed_of_identifiers() -> None:
                                               f"bad identifier {VALID_ID}"}}), 400,
                         mimetype="application/json")
 
-    server, base = _serve(noisy)
+    server, base = serve_wsgi(noisy)
     try:
         with pytest.raises(NdidError) as info:
             NdidClient(base).list_idps("1.1", "1", "citizen_id", VALID_ID)
@@ -276,7 +269,7 @@ def test_unexpected_answers() -> None:
             return Response("<html>proxy error</html>", 502, mimetype="text/html")
         return Response("not json", 200, mimetype="application/json")
 
-    server, base = _serve(odd)
+    server, base = serve_wsgi(odd)
     try:
         client = NdidClient(base)
         with pytest.raises(NdidError) as info:

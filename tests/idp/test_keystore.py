@@ -31,7 +31,7 @@ from idp.db import AuditEvent, Database, SigningKey, utcnow
 from idp.provider import open_backend
 from idp.settings import Settings
 from idp.store import EphemeralStore
-from keys.backend import KeyBackend, KeyBackendError
+from keys.backend import KeyBackend, KeyBackendError, KeyRef
 from keys.jws import b64url
 from keys.lifecycle import max_token_lifetime
 from keys.tokens import SUPPORTED_ALGS, KeyRing
@@ -395,11 +395,19 @@ def test_database_never_holds_private_key_material(
 
 
 def test_wrong_kek_is_refused(db: Database, kb: KeyBackend, settings: Settings) -> None:
-    ring(db, kb, settings)
+    """A node started with the wrong KEK stops at once, and never seals new keys under it
+    (which the correctly configured nodes could then not use)."""
+    r = ring(db, kb, settings)
+    before = {k["kid"] for k in keystore.list_keys(db)}
     other = open_backend(replace(settings, kek=base64.b64encode(b"k" * 32).decode()))
-    r = keystore.load_ring(db, other, settings)  # loading needs only public keys
+    with pytest.raises(keystore.KeyStoreError, match="another key-encryption key"):
+        keystore.load_ring(db, other, settings)
+    with pytest.raises(keystore.KeyStoreError, match="IDP_KEK"):
+        keystore.rotate(db, other, "ES256")
+    assert {k["kid"] for k in keystore.list_keys(db)} == before
+    r.sign_jwt(CLAIMS, "ES256")  # the right KEK still signs with every key
     with pytest.raises(KeyBackendError, match="another key-encryption key"):
-        r.sign_jwt(CLAIMS, "ES256")
+        other.sign(KeyRef.from_dict(db_key_refs(db)[0]), b"data")
 
 
 def test_key_ref_and_published_key_must_agree(db: Database, kb: KeyBackend,
@@ -512,3 +520,8 @@ def test_id_token_in_ps256_and_eddsa_verifies_against_jwks(
             != decoded.header["kid"]
         fresh = KeySet.import_key_set(requests.get(f"{op.base}/jwks", timeout=5).json())
         jwt.decode(tokens["id_token"], fresh, algorithms=[alg])
+
+
+def db_key_refs(db: Database) -> list[dict[str, Any]]:
+    with db.session() as s:
+        return [row.key_ref for row in s.scalars(select(SigningKey)) if row.key_ref]

@@ -38,6 +38,7 @@ from idp.provider import open_backend
 from idp.settings import Settings
 from keys import ca as profiles
 from tests.conftest import TEST_KEK
+from tests.support.openssl import openssl, write_pem
 
 TH_ID = "1101700207366"  # made up, valid check digit
 # The same token label and PIN as tests/keys/conftest.py: SoftHSM2 reads its configuration once
@@ -107,22 +108,10 @@ def any_pki(request: pytest.FixtureRequest, settings: Settings) -> Pki:
     return _pki(settings)
 
 
-def openssl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"openssl {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result
-
-
-def write_pem(path: Path, *items: x509.Certificate | x509.CertificateRevocationList) -> str:
-    path.write_bytes(b"".join(i.public_bytes(serialization.Encoding.PEM) for i in items))
-    return str(path)
-
-
 def verify(tmp_path: Path, root: x509.Certificate, cert: x509.Certificate,
            *untrusted: x509.Certificate, extra: tuple[str, ...] = (),
            crl: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    args = ["verify", *extra, "-CAfile", write_pem(tmp_path / "root.pem", root)]
+    args: list[str | Path] = ["verify", *extra, "-CAfile", write_pem(tmp_path / "root.pem", root)]
     if untrusted:
         args += ["-untrusted", write_pem(tmp_path / "untrusted.pem", *untrusted)]
     if crl is not None:

@@ -30,6 +30,8 @@ from idp.settings import Settings
 from idp.store import EphemeralStore
 from keys import tsa
 from tests.support.live import LiveProvider, serve
+from tests.support.openssl import run as run_command
+from tests.support.openssl import write_pem
 
 
 @dataclass
@@ -44,9 +46,7 @@ class Setup:
         return self.op.base
 
     def pem(self, name: str, *certs: x509.Certificate) -> Path:
-        path = self.files / name
-        path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs))
-        return path
+        return write_pem(self.files / name, *certs)
 
 
 @pytest.fixture
@@ -61,8 +61,7 @@ def pki_setup(settings: Settings, store: EphemeralStore, tmp_path: Path) -> Iter
 
 
 def run(*args: str | Path) -> str:
-    out = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=60)
-    return out.stdout + out.stderr
+    return run_command(*args, timeout=60)
 
 
 def openssl_ocsp(s: Setup, cert: Path, *extra: str | Path) -> str:

@@ -90,3 +90,16 @@ def test_subject_key_is_separate_from_the_secret_key(settings: Settings) -> None
     assert before == after
     unkeyed = build_provider(settings).subject(client, "p")
     assert unkeyed != before
+
+
+def test_init_with_the_wrong_kek_is_one_clear_line(database_url: str) -> None:
+    from click.testing import CliRunner
+
+    from idp.cli import main
+
+    env = {"IDP_DATABASE_URL": database_url, "IDP_KEK": "a" * 64}
+    assert CliRunner().invoke(main, ["init"], env=env).exit_code == 0
+    result = CliRunner().invoke(main, ["init"], env=dict(env, IDP_KEK="b" * 64))
+    assert result.exit_code == 2
+    assert "error: signing key" in result.output and "IDP_KEK" in result.output
+    assert "Traceback" not in result.output

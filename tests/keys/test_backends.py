@@ -30,6 +30,7 @@ from keys.backend import (
     KeyRef,
     jws_signature,
 )
+from keys.jws import b64url
 from keys.software import SoftwareBackend, generate_private_key
 
 if TYPE_CHECKING:
@@ -56,10 +57,6 @@ def verify(key: KeyRef, signature: bytes, data: bytes) -> None:
     else:
         assert isinstance(public, ed25519.Ed25519PublicKey)
         public.verify(signature, data)
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 # --- both backends, every algorithm ------------------------------------------------------------

@@ -6,7 +6,6 @@ signs; OpenSSL, run as a separate process on files, is the judge of chains, exte
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,21 +21,10 @@ from keys import ca
 from keys.backend import KeyBackend, KeyRef
 from keys.software import SoftwareBackend, generate_private_key, sign_with
 from keys.x509sign import X509SigningError, sign_certificate, sign_crl
+from tests.support.openssl import openssl, write_pem
 
 BASE = "https://id.example.go.th"
 TH_ID = "1101700207366"  # valid check digit, made up
-
-
-def openssl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"openssl {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-    return result
-
-
-def pem(path: Path, obj: x509.Certificate | x509.CertificateRevocationList) -> Path:
-    path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
-    return path
 
 
 @dataclass
@@ -121,8 +109,9 @@ PROFILE_SUBJECTS = {
 def test_each_profile_chains_to_the_root(chain: Chain, profile: str, tmp_path: Path) -> None:
     make_subject, purpose = PROFILE_SUBJECTS[profile]
     cert = chain.issue(profile, make_subject())
-    root, issuing = pem(tmp_path / "root.pem", chain.root), pem(tmp_path / "ca.pem", chain.issuing)
-    leaf = pem(tmp_path / "leaf.pem", cert)
+    root = write_pem(tmp_path / "root.pem", chain.root)
+    issuing = write_pem(tmp_path / "ca.pem", chain.issuing)
+    leaf = write_pem(tmp_path / "leaf.pem", cert)
     out = openssl("verify", "-CAfile", str(root), "-untrusted", str(issuing), str(leaf))
     assert out.stdout.strip().endswith(": OK")
     out = openssl("verify", "-purpose", purpose, "-CAfile", str(root), "-untrusted",
@@ -131,7 +120,8 @@ def test_each_profile_chains_to_the_root(chain: Chain, profile: str, tmp_path: P
 
 
 def test_root_and_issuing_ca_verify(chain: Chain, tmp_path: Path) -> None:
-    root, issuing = pem(tmp_path / "root.pem", chain.root), pem(tmp_path / "ca.pem", chain.issuing)
+    root = write_pem(tmp_path / "root.pem", chain.root)
+    issuing = write_pem(tmp_path / "ca.pem", chain.issuing)
     assert openssl("verify", "-CAfile", str(root), str(root)).stdout.strip().endswith("OK")
     assert openssl("verify", "-CAfile", str(root), str(issuing)).stdout.strip().endswith("OK")
     chain.issuing.verify_directly_issued_by(chain.root)
@@ -153,12 +143,12 @@ def test_an_end_entity_cannot_act_as_a_ca(soft_chain: Chain, tmp_path: Path) -> 
         not_before=datetime.now(UTC) - timedelta(minutes=1),
         not_after=datetime.now(UTC) + timedelta(days=1),
         issuer_key_ref=holder_ref, backend=backend, issuer_cert=leaf)
-    root = pem(tmp_path / "root.pem", soft_chain.root)
+    root = write_pem(tmp_path / "root.pem", soft_chain.root)
     untrusted = tmp_path / "untrusted.pem"
     untrusted.write_bytes(soft_chain.issuing.public_bytes(serialization.Encoding.PEM)
                           + leaf.public_bytes(serialization.Encoding.PEM))
     out = openssl("verify", "-CAfile", str(root), "-untrusted", str(untrusted),
-                  str(pem(tmp_path / "forged.pem", forged)), check=False)
+                  str(write_pem(tmp_path / "forged.pem", forged)), check=False)
     assert out.returncode != 0
 
 
@@ -166,7 +156,8 @@ def test_an_end_entity_cannot_act_as_a_ca(soft_chain: Chain, tmp_path: Path) -> 
 
 
 def text_of(cert: x509.Certificate, tmp_path: Path) -> str:
-    return openssl("x509", "-in", str(pem(tmp_path / "c.pem", cert)), "-noout", "-text").stdout
+    return openssl("x509", "-in", str(write_pem(tmp_path / "c.pem", cert)), "-noout",
+                   "-text").stdout
 
 
 def test_citizen_certificate_extensions(soft_chain: Chain, tmp_path: Path) -> None:
@@ -186,12 +177,12 @@ def test_citizen_certificate_extensions(soft_chain: Chain, tmp_path: Path) -> No
 
 def test_pnoth_serial_number_only_with_consent(soft_chain: Chain, tmp_path: Path) -> None:
     with_consent = soft_chain.issue("citizen_signing", citizen_name(consent=True))
-    subject = openssl("x509", "-in", str(pem(tmp_path / "a.pem", with_consent)), "-noout",
+    subject = openssl("x509", "-in", str(write_pem(tmp_path / "a.pem", with_consent)), "-noout",
                       "-subject", "-nameopt", "RFC2253").stdout
     assert f"serialNumber=PNOTH-{TH_ID}" in subject
     assert "C=TH" in subject and re.search(r"\b(GN|givenName)=", subject)
     without = soft_chain.issue("citizen_signing", citizen_name(consent=False))
-    subject = openssl("x509", "-in", str(pem(tmp_path / "b.pem", without)), "-noout",
+    subject = openssl("x509", "-in", str(write_pem(tmp_path / "b.pem", without)), "-noout",
                       "-subject", "-nameopt", "RFC2253").stdout
     serial = re.search(r"serialNumber=([^,\n]+)", subject)
     assert serial and re.fullmatch(r"[0-9A-F]{32}", serial.group(1))
@@ -272,15 +263,15 @@ def test_every_algorithm_signs_certificates_and_crls(alg: str, key_backend: KeyB
                                                      tmp_path: Path) -> None:
     """Self-signed root and a CRL with each backend algorithm, judged by openssl."""
     c = make_chain(key_backend, root_alg=alg, issuing_alg=alg)
-    root = pem(tmp_path / "root.pem", c.root)
+    root = write_pem(tmp_path / "root.pem", c.root)
     assert openssl("verify", "-CAfile", str(root), str(root)).stdout.strip().endswith("OK")
-    out = openssl("verify", "-CAfile", str(root), str(pem(tmp_path / "i.pem", c.issuing)))
+    out = openssl("verify", "-CAfile", str(root), str(write_pem(tmp_path / "i.pem", c.issuing)))
     assert out.stdout.strip().endswith("OK")
     now = datetime.now(UTC)
     crl = ca.build_crl(c.root, c.root_key, key_backend, [(12345, now, "superseded")], 1, now,
                        now + timedelta(days=1))
     assert crl.is_signature_valid(c.root.public_key())  # type: ignore[arg-type]
-    out = openssl("crl", "-in", str(pem(tmp_path / "crl.pem", crl)), "-CAfile", str(root),
+    out = openssl("crl", "-in", str(write_pem(tmp_path / "crl.pem", crl)), "-CAfile", str(root),
                   "-noout")
     assert "verify OK" in out.stdout + out.stderr
 
@@ -303,6 +294,9 @@ class WrongKeyBackend:
         return sign_with(self.other, key.alg, data)
 
     def destroy(self, key: KeyRef) -> None:
+        pass
+
+    def check(self, key: KeyRef) -> None:
         pass
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from keys import ocsp as responder
 from keys import tsa
 from keys.backend import KeyRef, algorithm
 from keys.software import SoftwareBackend, generate_private_key
+from tests.support.openssl import run, write_pem
 
 NOW = datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
 
@@ -162,16 +162,6 @@ def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate, *,
     if nonce is not None:
         b = b.add_extension(x509.OCSPNonce(nonce), critical=False)
     return b.build().public_bytes(serialization.Encoding.DER)
-
-
-def write_pem(path: Path, *certs: x509.Certificate) -> Path:
-    path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs))
-    return path
-
-
-def run(*args: str | Path) -> str:
-    out = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=30)
-    return out.stdout + out.stderr
 
 
 # --- OCSP ----------------------------------------------------------------------------------

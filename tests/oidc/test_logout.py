@@ -21,6 +21,7 @@ from joserfc.jwk import ECKey, KeySet
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from keys.jws import b64url
 from tests.support.live import Browser, LiveProvider, forms_of, location_params
 
 LOGGED_OUT = "https://agency.example/logged-out"
@@ -60,10 +61,6 @@ def session_alive(op: LiveProvider, browser: Browser, client: dict[str, Any]) ->
         return True
     assert got.get("error") == "login_required", got
     return False
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def unb64url(text: str) -> bytes:

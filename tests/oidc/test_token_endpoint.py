@@ -5,7 +5,6 @@ credential reaches the audit trail."""
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import sqlite3
@@ -24,6 +23,7 @@ from joserfc.jwk import ECKey
 from idp import audit
 from idp.settings import Settings
 from idp.store import MemoryStore
+from keys.jws import b64url
 from tests.support.live import Browser, LiveProvider, serve
 
 N = 8
@@ -446,14 +446,10 @@ def test_private_key_jwt_alg_none(op: LiveProvider, browser: Browser) -> None:
     now = int(time.time())
     claims = {"iss": client["client_id"], "sub": client["client_id"], "aud": op.base,
               "jti": secrets.token_urlsafe(16), "iat": now, "exp": now + 60}
-    unsigned = ".".join([_b64(b'{"alg":"none"}'), _b64(json.dumps(claims).encode()), ""])
+    unsigned = ".".join([b64url(b'{"alg":"none"}'), b64url(json.dumps(claims).encode()), ""])
     resp = _pkjwt_exchange(op, browser, client, unsigned)
     assert resp.status_code in (400, 401)
     assert error_of(resp) == "invalid_client"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 class _StoreClock:

@@ -27,11 +27,11 @@ from typing import Any
 import pytest
 import requests
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from sandbox.ndid import SCRIPTED_IDENTIFIERS, SandboxNode, Scenario, Script, create_ndid_app
 from sandbox.ndid.cli import ndid
+from tests.support.wsgi import serve_wsgi
 
 VALID_ID = "1345951597671"  # checksum-valid, no script
 OTHER_VALID_ID = "1103700456783"
@@ -115,11 +115,7 @@ def receiver() -> Iterator[Receiver]:
             rec.bodies.setdefault(req.path.strip("/"), []).append(body)
         return Response("", 204)
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    rec.base = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
-    thread.start()
+    server, rec.base = serve_wsgi(app)
     yield rec
     server.shutdown()
 
@@ -208,13 +204,10 @@ def make_live(receiver: Receiver) -> Iterator[Callable[..., Live]]:
 
     def start(**kwargs: Any) -> Live:
         app = create_ndid_app(**kwargs)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                                  daemon=True)
-        thread.start()
+        server, base = serve_wsgi(app)
         node = app.extensions["ndid_sandbox"]
         started.append((server, node))
-        return Live(f"http://127.0.0.1:{server.server_port}", node, receiver)
+        return Live(base, node, receiver)
 
     yield start
     for server, node in started:
