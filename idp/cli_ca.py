@@ -33,7 +33,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from idp.cli_common import safe_url, settings_or_exit
 from idp.db import Database
 from idp.pki import CaRecord, Pki
-from idp.settings import Settings
 from keys import ca as profiles
 from keys.backend import KeyBackendError
 
@@ -49,7 +48,7 @@ def _fail(message: str) -> NoReturn:
 def _pki() -> Iterator[Pki]:
     from idp.provider import open_backend
 
-    settings = Settings.from_env()
+    settings = settings_or_exit()
     database = Database(settings.database_url)
     try:
         yield Pki(database, open_backend(settings), settings.issuer)

@@ -58,6 +58,14 @@ NO_KEY_BACKEND = "none"
 MAX_LIST = 10_000
 
 
+# Our own issuing CAs each serve one kind of holder, as their certificate policies say; an
+# imported CA is not restricted here.
+END_ENTITY_PROFILES = frozenset({"citizen_signing", "agency_seal"})
+ISSUING_PROFILES: dict[str, frozenset[str]] = {
+    "citizen": frozenset({"citizen_signing"}),
+    "seal": frozenset({"agency_seal"}),
+}
+
 @dataclass(frozen=True)
 class CaRecord:
     """A CA of ours (root, issuing) or a service certificate (tsa, ocsp) with its backend key."""
@@ -395,6 +403,10 @@ class Pki:
             raise ValueError(f"{ca_id} is a {issuer.kind} entry, not a CA")
         if not issuer.can_sign:
             raise ValueError(f"CA {ca_id} was imported without its private key; it cannot issue")
+        allowed = ISSUING_PROFILES.get(issuer.id)
+        if allowed is not None and profile in END_ENTITY_PROFILES and profile not in allowed:
+            raise ValueError(f"the {issuer.id} CA issues only {', '.join(sorted(allowed))} "
+                             "certificates")
         if issuer.kind == "root" and profile in ("citizen_signing", "agency_seal"):
             raise ValueError("the root CA does not issue citizen or seal certificates; "
                              "use an issuing CA (citizen, seal)")

@@ -564,3 +564,23 @@ def test_certificate_rows_hold_what_was_issued(pki: Pki) -> None:
         assert row.issuer_id == "seal" and row.profile == "agency_seal"
         assert row.client_id == "c-1" and row.status == "good"
     assert cert.not_valid_after_utc - cert.not_valid_before_utc <= timedelta(days=10, minutes=5)
+
+
+def test_each_issuing_ca_serves_its_own_kind_of_holder(database_url: str,
+                                                       settings: Settings) -> None:
+    """The citizen CA's policy covers people, the seal CA's covers agencies: neither issues
+    the other's certificates (a citizen certificate under the seal CA would chain, but break
+    policy checking)."""
+    from cryptography.hazmat.primitives.asymmetric import ec as _ec
+
+    from idp.db import Database
+    from idp.pki.service import Pki
+    from idp.provider import open_backend
+
+    pki = Pki(Database(database_url), open_backend(settings), settings.issuer)
+    pki.init_hierarchy()
+    key = _ec.generate_private_key(_ec.SECP256R1()).public_key()
+    with pytest.raises(ValueError, match="issues only citizen_signing"):
+        pki.issue("citizen", "agency_seal", key, {"O": "Agency", "CN": "Seal"})
+    with pytest.raises(ValueError, match="issues only agency_seal"):
+        pki.issue("seal", "citizen_signing", key, {"GN": "Somchai", "SN": "Jaidee"})
