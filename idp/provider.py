@@ -61,6 +61,11 @@ def _kek(settings: Settings) -> bytes:
 
 
 def open_backend(settings: Settings) -> KeyBackend:
+    """The configured key backend; an unknown name is an error in every mode, because falling
+    back to software keys would quietly put keys where the operator did not ask."""
+    if settings.key_backend not in ("software", "pkcs11"):
+        raise KeyBackendError(f"IDP_KEY_BACKEND must be 'software' or 'pkcs11' "
+                              f"(got {settings.key_backend[:20]!r})")
     if settings.key_backend == "pkcs11":
         from keys.pkcs11 import Pkcs11Backend
 

@@ -103,3 +103,14 @@ def test_init_with_the_wrong_kek_is_one_clear_line(database_url: str) -> None:
     assert result.exit_code == 2
     assert "error: signing key" in result.output and "IDP_KEK" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_unknown_key_backend_is_refused_in_demo_mode_too(database_url: str) -> None:
+    from click.testing import CliRunner
+
+    from idp.cli import main
+
+    result = CliRunner().invoke(main, ["init"], env={"IDP_DATABASE_URL": database_url,
+                                                     "IDP_KEY_BACKEND": "pkcs-11"})
+    assert result.exit_code == 2
+    assert "error: IDP_KEY_BACKEND must be 'software' or 'pkcs11'" in result.output
