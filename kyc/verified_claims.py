@@ -313,6 +313,19 @@ def _shape(spec: Any, actual: Any, parent: str, now: datetime) -> Any:
         if _has_constraint(spec):
             raise _Unmet
         return _OMIT
+    out = _shape_members(spec, actual, now)
+    if not out:
+        return _OMIT
+    for key in _REQUIRED_MEMBERS.get(parent, ()):
+        if key in actual and key not in out:
+            out[key] = copy.deepcopy(actual[key])
+    return out
+
+
+def _shape_members(spec: dict[str, Any], actual: dict[str, Any],
+                   now: datetime) -> dict[str, Any]:
+    """Each requested member that is held, shaped by its own request; a constrained member
+    that is not held makes the whole element unmet."""
     out: dict[str, Any] = {}
     for key, sub in spec.items():
         if key not in actual:
@@ -322,25 +335,13 @@ def _shape(spec: Any, actual: Any, parent: str, now: datetime) -> Any:
         shaped = _shape(sub, actual[key], key, now)
         if shaped is not _OMIT:
             out[key] = shaped
-    if not out:
-        return _OMIT
-    for key in _REQUIRED_MEMBERS.get(parent, ()):
-        if key in actual and key not in out:
-            out[key] = copy.deepcopy(actual[key])
     return out
 
 
 def _select_verification(asked: dict[str, Any], held: dict[str, Any],
                          now: datetime) -> dict[str, Any]:
     out: dict[str, Any] = {"trust_framework": held.get("trust_framework")}
-    for key, spec in asked.items():
-        if key not in held:
-            if _has_constraint(spec):
-                raise _Unmet
-            continue
-        shaped = _shape(spec, held[key], key, now)
-        if shaped is not _OMIT:
-            out[key] = shaped
+    out.update(_shape_members(asked, held, now))
     if not isinstance(out["trust_framework"], str):
         raise _Unmet
     return out

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from idp.clients import ClientMetadataError, create_client
 from idp.db import Database
 from idp.fetch import FetchError, fetch_jwks, fetch_sector_uris
+from tests.support.wsgi import serve_wsgi
 
 DOCS: dict[str, tuple[int, bytes]] = {
     "/sector.json": (200, json.dumps(["https://a.go.th/cb", "https://b.go.th/cb"]).encode()),
@@ -32,9 +31,8 @@ def docs() -> Iterator[str]:
         status, body = DOCS.get(request.path, (404, b""))
         return Response(body, status=status, mimetype="application/json")
 
-    server = make_server("127.0.0.1", 0, app)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    server, base = serve_wsgi(app)
+    yield base
     server.shutdown()
 
 
