@@ -22,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     text,
@@ -98,15 +99,64 @@ class Client(Base):
 
 
 class Person(Base):
-    """Someone who logs in. Claims are the identity data we hold; IAL is refined by kyc/ later."""
+    """Someone who logs in. `claims` are the identity data we hold (OIDC names); their IAL is
+    not stored here but computed from their proofing events (kyc.proofing.current_ial)."""
 
     __tablename__ = "person"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), default="citizen")
     claims: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    ial: Mapped[str] = mapped_column(String(5), default="1.1")
     sandbox_persona: Mapped[str | None] = mapped_column(String(40), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Identifier(Base):
+    """A person's national ID or passport number: a keyed hash to find them by it, and a sealed
+    copy to release it as a consented claim (kyc.identifiers). Never the plain number."""
+
+    __tablename__ = "identifier"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id"), index=True)
+    namespace: Mapped[str] = mapped_column(String(40))
+    lookup_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProofingRecord(Base):
+    """One completed identity proofing (kyc.proofing.ProofingEvent), kept with its dispute
+    trail (for NDID: request_id, initial_salt, request message, the bank's signature, block
+    height). The verified citizen ID is not in `claims`: `identifier_id` points at it."""
+
+    __tablename__ = "proofing_event"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id"), index=True)
+    source: Mapped[str] = mapped_column(String(80))
+    ial: Mapped[str] = mapped_column(String(5))
+    aal: Mapped[str | None] = mapped_column(String(5))
+    evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    claims: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    identifier_id: Mapped[int | None] = mapped_column(ForeignKey("identifier.id"))
+    verification_process: Mapped[str] = mapped_column(String(200))
+    time: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()
+    trail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FederatedLink(Base):
+    """A person's account at an upstream OpenID provider: (provider, upstream `sub`)."""
+
+    __tablename__ = "federated_link"
+    __table_args__ = (UniqueConstraint("provider", "upstream_subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    upstream_subject: Mapped[str] = mapped_column(String(255))
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -53,6 +53,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No way to log in is available right now. Please try again later.",
     },
     "continue": {"th": "ดำเนินการต่อ", "en": "Continue"},
+    "login_needs_level": {
+        "th": "บริการนี้ต้องการการยืนยันตัวตนระดับ IAL {ial} และการเข้าสู่ระบบระดับ AAL {aal} "
+        "ขึ้นไป โปรดยืนยันตัวตนด้วยวิธีที่ถึงระดับนี้",
+        "en": "This service needs identity proven to IAL {ial} and a login of AAL {aal} or "
+        "higher. Please prove who you are with a method that reaches it.",
+    },
     # --- consent -------------------------------------------------------------------------
     "consent_title": {"th": "ยินยอมให้ใช้ข้อมูล", "en": "Share your information"},
     "consent_intro": {
@@ -123,6 +129,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "หากใช้เครื่องร่วมกับผู้อื่น โปรดปิดเบราว์เซอร์ด้วย",
         "en": "If you share this device with others, close the browser as well.",
     },
+    # --- proving identity through a bank over NDID ---------------------------------------
+    # --- proving identity through an upstream OpenID provider (ThaID-style) ---------------
+    # --- verified claims and the citizen ID on the consent page ----------------------------
     # --- error page ----------------------------------------------------------------------
     "error_title": {"th": "ไม่สามารถดำเนินการต่อได้", "en": "We could not continue"},
     "error_code_label": {"th": "รหัสข้อผิดพลาด", "en": "Error code"},

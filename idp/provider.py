@@ -12,11 +12,13 @@ from flask import current_app
 from idp.db import Client, Database
 from idp.keystore import load_ring
 from idp.oidc.subject import subject_for, subject_key
+from idp.persons import identifier_protector
 from idp.settings import ROOT, Settings
 from idp.store import EphemeralStore, open_store
 from keys.backend import KeyBackend, KeyBackendError
 from keys.software import SoftwareBackend, load_kek, new_kek
 from keys.tokens import KeyRing
+from kyc.identifiers import IdentifierProtector
 
 
 @dataclass
@@ -34,6 +36,11 @@ class Provider:
     @cached_property
     def _subject_key(self) -> bytes:
         return subject_key(self.settings.subject_key or self.settings.secret_key)
+
+    @cached_property
+    def identifiers(self) -> IdentifierProtector:
+        """Keys for national ID lookup hashes and sealed copies (see idp.persons)."""
+        return identifier_protector(self.settings.subject_key or self.settings.secret_key)
 
     def subject(self, client: Client, person_id: str) -> str:
         """The `sub` this client knows the person by (pairwise per sector unless public)."""

@@ -63,6 +63,16 @@ class Settings:
     key_rotation_days: int = 90
     backchannel_timeout: float = 3.0
     max_request_bytes: int = 64 * 1024
+    # NDID: our own node's RP API base URL; unset means NDID is off (sandbox: `idp demo` runs
+    # the sandbox node and sets it). The callback token is the secret path segment of
+    # {issuer}/federation/ndid/callback/{token}: NDID callbacks carry no signature.
+    ndid_url: str | None = None
+    ndid_callback_token: str | None = None
+    ndid_mode: int = 2
+    ndid_request_timeout: int = 300
+    # Upstream OpenID providers (ThaID-style): a JSON file, a list of provider objects
+    # (see federation.oidc.UpstreamConfig and docs/operator-guide.md).
+    upstreams_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +101,11 @@ class Settings:
             session_ttl=_int(e, "IDP_SESSION_TTL", base.session_ttl),
             interaction_ttl=_int(e, "IDP_INTERACTION_TTL", base.interaction_ttl),
             max_request_bytes=_int(e, "IDP_MAX_REQUEST_BYTES", base.max_request_bytes),
+            ndid_url=(e.get("IDP_NDID_URL") or "").rstrip("/") or None,
+            ndid_callback_token=e.get("IDP_NDID_CALLBACK_TOKEN") or None,
+            ndid_mode=_int(e, "IDP_NDID_MODE", base.ndid_mode),
+            ndid_request_timeout=_int(e, "IDP_NDID_REQUEST_TIMEOUT", base.ndid_request_timeout),
+            upstreams_file=e.get("IDP_UPSTREAMS_FILE") or None,
         )
 
     def production_problems(self) -> list[str]:
@@ -112,6 +127,13 @@ class Settings:
                             "(or use IDP_KEY_BACKEND=pkcs11)")
         if self.key_backend not in ("software", "pkcs11"):
             problems.append("IDP_KEY_BACKEND must be 'software' or 'pkcs11'")
+        if self.ndid_url and (not self.ndid_callback_token
+                              or len(self.ndid_callback_token) < 32):
+            problems.append("IDP_NDID_CALLBACK_TOKEN is unset or shorter than 32 characters; "
+                            "NDID callbacks are unsigned, so their URL must hold a long "
+                            "random secret")
+        if self.ndid_mode not in (1, 2, 3):
+            problems.append("IDP_NDID_MODE must be 1, 2 or 3")
         if self.sandbox:
             problems.append("IDP_SANDBOX is on; sandbox parties must be off in production "
                             "(IDP_SANDBOX=0)")

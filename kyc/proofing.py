@@ -150,3 +150,13 @@ def id_card_chip_evidence(time: datetime) -> dict[str, Any]:
             {"check_method": "bvr", "time": at},
         ],
     }
+
+
+def passport_evidence(country: str, time: datetime) -> dict[str, Any]:
+    """A passport's chip read and verified (ICAO 9303 passive authentication), as `document`
+    evidence; `country` is the issuing state, ISO 3166-1 alpha-3."""
+    return {
+        "type": "document",
+        "document_details": {"type": "passport", "issuer": {"country_code": country}},
+        "check_details": [{"check_method": "vcrypt", "time": format_time(time)}],
+    }

@@ -39,7 +39,7 @@ VERIFIABLE_CLAIMS: tuple[str, ...] = (
     "title",
 )
 EVIDENCE_SUPPORTED = ("document", "electronic_record")
-DOCUMENTS_SUPPORTED = ("idcard",)
+DOCUMENTS_SUPPORTED = ("idcard", "passport")
 DOCUMENTS_CHECK_METHODS_SUPPORTED = ("vcrypt", "data", "bvr")
 ELECTRONIC_RECORDS_SUPPORTED = ("bank_kyc",)
 

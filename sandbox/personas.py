@@ -17,7 +17,18 @@ Treat `Persona` objects as read-only: copy `claims` before changing anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
+
+from kyc.proofing import (
+    ProofingEvent,
+    default_expiry,
+    id_card_chip_evidence,
+    ndid_bank_evidence,
+    passport_evidence,
+)
+from kyc.verified_claims import VERIFIABLE_CLAIMS
 
 PersonaKind = Literal["citizen", "foreigner"]
 
@@ -242,3 +253,32 @@ _BY_ID: dict[str, Persona] = {p.id: p for p in PERSONAS}
 def get_persona(persona_id: str) -> Persona | None:
     """The persona with this id, or None; ids come from a form, so unknown ones are normal."""
     return _BY_ID.get(persona_id)
+
+
+# How each proofed persona is said to have been proven (sandbox evidence, invented).
+_EVIDENCE = {
+    "somchai": lambda at: ndid_bank_evidence("Sandbox Bank A", "sandbox_bank_a",
+                                             "sandbox-somchai", at),
+    "wichai": id_card_chip_evidence,
+    "boonmee": id_card_chip_evidence,
+    "john": lambda at: passport_evidence("GBR", at),
+}
+
+
+def verified_part(claims: dict[str, Any]) -> dict[str, Any]:
+    """The claims a proofing can vouch for: names, birthdate, gender, address (with their
+    language-tagged forms) and the citizen ID; never e-mail, phone or locale."""
+    return {k: v for k, v in claims.items()
+            if k.split("#")[0] in VERIFIABLE_CLAIMS or k == "th_citizen_id"}
+
+
+def persona_proofing(persona: Persona, person_id: str, at: datetime) -> ProofingEvent | None:
+    """The sandbox proofing event that gives a persona its IAL; None for the unproofed."""
+    evidence = _EVIDENCE.get(persona.id)
+    if evidence is None or Decimal(persona.ial) <= Decimal("1.1"):
+        return None
+    return ProofingEvent(
+        person_id=person_id, source="sandbox", ial=Decimal(persona.ial),
+        aal=Decimal(persona.aal), evidence=[evidence(at)],
+        claims=verified_part(persona.claims), verification_process=f"sandbox-{persona.id}",
+        time=at, expires_at=default_expiry(at))

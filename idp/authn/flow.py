@@ -7,18 +7,20 @@ next (and the one place a code is made) live in one module.
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Any
 
 from flask import redirect, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from idp import audit
+from idp import audit, persons
 from idp.authn import session as sso
 from idp.db import Client, ConsentGrant, utcnow
 from idp.oidc import tokens
 from idp.oidc.authorize import AuthorizationRequest, RedirectError, decide, redirect_with
 from idp.provider import Provider
+from kyc.assurance import Assurance
 
 # How long a redeemed code is remembered, so that a replay revokes what the first use issued.
 CODE_REUSE_TTL = 3600
@@ -135,6 +137,34 @@ def load_interaction(p: Provider, interaction_id: str) -> dict[str, Any] | None:
     if len(interaction_id) > 64:
         return None
     return p.store.get("interaction:" + interaction_id)
+
+
+def complete_login(p: Provider, interaction_id: str, req: AuthorizationRequest, client: Client,
+                   person_id: str, method_aal: Decimal, amr: list[str], method: str,
+                   ) -> Response:
+    """Every login method ends here: a new session (new handle, no fixation) whose `acr` is
+    the person's IAL now (their proofing events) with the AAL of this method, then the next
+    step of the authorization request. If the level is still short of an essential `acr`,
+    that next step is the login page again, which offers ways to step up.
+    """
+    with p.db.session() as s:
+        level = Assurance(persons.person_ial(s, person_id), method_aal)
+        audit.record(s, "login.success", person_id=person_id, client_id=client.client_id,
+                     method=method, acr=level.acr(p.issuer))
+    old_handle = request.cookies.get(sso.COOKIE)
+    if old_handle:
+        sso.end(p.store, old_handle)
+    handle, session = sso.start(p.store, person_id, level.acr(p.issuer), amr,
+                                p.settings.session_ttl)
+    # The login just done answers prompt=login, max_age and the voluntary acr_values (the
+    # person chose how to log in); the next decision must not ask to log in again for them.
+    req.prompt = [x for x in req.prompt if x not in ("login", "select_account")]
+    req.max_age = None
+    req.acr_values = []
+    response = proceed(p, req, client, session, handle, interaction_id=interaction_id)
+    response.set_cookie(sso.COOKIE, handle, httponly=True, samesite="Lax", path="/",
+                        secure=p.issuer.startswith("https://"), max_age=p.settings.session_ttl)
+    return response
 
 
 def issue_code(p: Provider, req: AuthorizationRequest, client: Client,

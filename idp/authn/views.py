@@ -6,21 +6,19 @@ offered only when sandbox parties are on.
 
 from __future__ import annotations
 
-import uuid
-
 from flask import Blueprint, g, redirect, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from idp import audit, web
+from idp import audit, persons, web
 from idp.authn import flow
-from idp.authn import session as sso
 from idp.clients import get_client
-from idp.db import Client, Person
+from idp.db import Client, Person, utcnow
 from idp.oidc.authorize import AuthorizationRequest, wanted_assurance
 from idp.provider import Provider, current_provider
 from kyc.assurance import Assurance, aal, ial
-from sandbox.personas import PERSONAS, Persona, get_persona
+from kyc.identifiers import TH_CITIZEN_ID
+from sandbox.personas import PERSONAS, Persona, get_persona, persona_proofing
 
 bp = Blueprint("authn", __name__)
 
@@ -52,7 +50,9 @@ def _login_page(p: Provider, interaction_id: str, client: Client, req: Authoriza
     personas = [_persona_view(x) for x in PERSONAS] if p.settings.sandbox else []
     return web.render_page("login.html", status=status, interaction_id=interaction_id,
                            client=client, personas=personas, login_hint=req.login_hint,
-                           sandbox=p.settings.sandbox, error=error)
+                           sandbox=p.settings.sandbox, error=error,
+                           wanted=wanted_assurance(req, p.issuer),
+                           ndid=bool(p.settings.ndid_url), upstreams=[])
 
 
 def _consent_page(interaction_id: str, client: Client, req: AuthorizationRequest) -> Response:
@@ -73,15 +73,20 @@ def interaction(interaction_id: str) -> Response:
 
 
 def person_for_persona(p: Provider, persona: Persona) -> str:
-    """The person record behind a sandbox persona, created on first login."""
+    """The person record behind a sandbox persona, created on first login with their citizen
+    ID (self-asserted for the unproofed) and the sandbox proofing event that gives their IAL."""
     with p.db.session() as s:
         person = s.scalars(select(Person).where(Person.sandbox_persona == persona.id)).first()
-        if person is None:
-            person = Person(id=str(uuid.uuid4()), kind=persona.kind, ial=persona.ial,
-                            sandbox_persona=persona.id,
-                            claims={k: v for k, v in persona.claims.items()
-                                    if k != "th_citizen_id"})
-            s.add(person)
+        if person is not None:
+            return person.id
+        person = persons.new_person(s, persona.kind, persona.claims, persona.id)
+        citizen_id = persona.claims.get(TH_CITIZEN_ID)
+        if citizen_id and persons.find_by_identifier(s, p.identifiers, TH_CITIZEN_ID,
+                                                     citizen_id) is None:
+            persons.add_identifier(s, p.identifiers, person.id, TH_CITIZEN_ID, citizen_id)
+        event = persona_proofing(persona, person.id, utcnow())
+        if event is not None:
+            persons.record_proofing(s, p.identifiers, event)
         return person.id
 
 
@@ -96,28 +101,12 @@ def login(interaction_id: str) -> Response:
     persona = get_persona(request.form.get("persona", "")) if p.settings.sandbox else None
     if persona is None:
         return _login_page(p, interaction_id, client, req, error="persona_required", status=400)
-    level = Assurance(ial(persona.ial), aal(persona.aal))
     wanted = wanted_assurance(req, p.issuer)
-    if wanted is not None and not level.satisfies(wanted):
+    if wanted is not None and not Assurance(ial(persona.ial), aal(persona.aal)).satisfies(wanted):
         return _login_page(p, interaction_id, client, req, error="level_too_low", status=400)
     person_id = person_for_persona(p, persona)
-    old_handle = request.cookies.get(sso.COOKIE)
-    if old_handle:
-        sso.end(p.store, old_handle)
-    handle, session = sso.start(p.store, person_id, level.acr(p.issuer), ["sandbox"],
-                                p.settings.session_ttl)
-    with p.db.session() as s:
-        audit.record(s, "login.success", person_id=person_id, client_id=client.client_id,
-                     method="sandbox_persona", acr=session.acr)
-    # The login just done answers prompt=login, max_age and the voluntary acr_values (the
-    # person chose who to be); the next decision must not ask to log in again for them.
-    req.prompt = [x for x in req.prompt if x not in ("login", "select_account")]
-    req.max_age = None
-    req.acr_values = []
-    response = flow.proceed(p, req, client, session, handle, interaction_id=interaction_id)
-    response.set_cookie(sso.COOKIE, handle, httponly=True, samesite="Lax", path="/",
-                        secure=p.issuer.startswith("https://"), max_age=p.settings.session_ttl)
-    return response
+    return flow.complete_login(p, interaction_id, req, client, person_id, aal(persona.aal),
+                               ["sandbox"], "sandbox_persona")
 
 
 @bp.post("/interaction/<interaction_id>/consent")

@@ -540,7 +540,7 @@ def test_discovery_metadata() -> None:
     assert "verified_claims_supported" not in meta  # not a 1.0 discovery field
     assert meta["trust_frameworks_supported"] == [TF]
     assert meta["evidence_supported"] == ["document", "electronic_record"]
-    assert meta["documents_supported"] == ["idcard"]
+    assert meta["documents_supported"] == ["idcard", "passport"]
     assert meta["electronic_records_supported"] == ["bank_kyc"]
     assert CID in meta["claims_in_verified_claims_supported"]
     assert meta["claims_in_verified_claims_supported"][0] == "given_name"
