@@ -29,6 +29,8 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
     app.extensions["idp_oauth"] = create_server(app, provider)
     web.init_app(app)
 
+    from idp.authn.ndid_views import bp as ndid_bp
+    from idp.authn.upstream_views import bp as upstream_bp
     from idp.authn.views import bp as authn_bp
     from idp.oidc.views import bp as oidc_bp
     from idp.pki.views import bp as pki_bp
@@ -36,6 +38,8 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
     app.register_blueprint(oidc_bp)
     app.register_blueprint(authn_bp)
     app.register_blueprint(pki_bp)
+    app.register_blueprint(ndid_bp)
+    app.register_blueprint(upstream_bp)
     app.register_error_handler(StoreUnavailableError, _unavailable)
     app.register_error_handler(DBAPIError, _unavailable)
     app.add_url_rule("/healthz", "healthz", _health)
