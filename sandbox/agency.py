@@ -57,6 +57,25 @@ MAX_LOCAL_SESSIONS = 10_000
 LOCAL_SESSION_TTL = 8 * 3600
 JWKS_REFRESH_INTERVAL = 60
 TIME_CLAIMS = frozenset({"exp", "iat", "nbf", "auth_time", "updated_at"})
+def verified_identity_request(issuer: str) -> dict[str, Any]:
+    """The `claims` parameter of a service that must know who someone is for certain: IAL 2.3
+    as an essential acr (the provider steps the person up, e.g. through their bank over NDID),
+    and names, birthdate and the national ID as verified claims (OpenID Connect for Identity
+    Assurance 1.0); the national ID needs its own consent line."""
+    return {
+        "id_token": {
+            "acr": {"essential": True, "values": [f"{issuer}/acr/ial-2.3/aal-2.2"]},
+            "verified_claims": {
+                "verification": {"trust_framework": None, "assurance_level": None,
+                                 "time": None, "evidence": None},
+                "claims": {"given_name": None, "family_name": None, "given_name#th": None,
+                           "family_name#th": None, "birthdate": None,
+                           f"{issuer}/claims/th_citizen_id": None},
+            },
+        },
+    }
+
+
 _ACR_RE = re.compile(r"[\x21-\x7e]{1,200}( [\x21-\x7e]{1,200}){0,4}")
 _LOCALE_TAG = r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*"
 _LOCALES_RE = re.compile(rf"{_LOCALE_TAG}( {_LOCALE_TAG}){{0,4}}")
@@ -399,6 +418,8 @@ def create_agency_app(
     @app.get("/login")
     def login() -> BaseResponse:
         extra: dict[str, str] = {}
+        if request.args.get("verified") == "1":
+            extra["claims"] = json.dumps(verified_identity_request(issuer), ensure_ascii=False)
         acr = request.args.get("acr", "").strip()
         if acr:
             if not _ACR_RE.fullmatch(acr):

@@ -48,6 +48,8 @@ class Persona:
     name_en: str
     description_th: str
     description_en: str
+    passport: tuple[str, str] | None = None
+    """(issuing country ISO 3166-1 alpha-3, number) for foreigners, who have no Thai ID."""
 
 
 def _address(street: str, locality: str, region: str, postal_code: str) -> dict[str, str]:
@@ -209,6 +211,7 @@ PERSONAS: list[Persona] = [
             # OpenID Connect for Identity Assurance: ISO 3166-1 alpha-3 country codes.
             "nationalities": ["GBR"],
         },
+        passport=("GBR", "925076473"),
     ),
     Persona(
         id="boonmee",

@@ -17,7 +17,7 @@ from idp.db import Client, Person, utcnow
 from idp.oidc.authorize import AuthorizationRequest, wanted_assurance
 from idp.provider import Provider, current_provider
 from kyc.assurance import Assurance, aal, ial
-from kyc.identifiers import TH_CITIZEN_ID
+from kyc.identifiers import TH_CITIZEN_ID, passport_namespace
 from sandbox.personas import PERSONAS, Persona, get_persona, persona_proofing
 
 bp = Blueprint("authn", __name__)
@@ -81,9 +81,12 @@ def person_for_persona(p: Provider, persona: Persona) -> str:
             return person.id
         person = persons.new_person(s, persona.kind, persona.claims, persona.id)
         citizen_id = persona.claims.get(TH_CITIZEN_ID)
-        if citizen_id and persons.find_by_identifier(s, p.identifiers, TH_CITIZEN_ID,
-                                                     citizen_id) is None:
-            persons.add_identifier(s, p.identifiers, person.id, TH_CITIZEN_ID, citizen_id)
+        held = [(TH_CITIZEN_ID, citizen_id)] if citizen_id else []
+        if persona.passport:
+            held.append((passport_namespace(persona.passport[0]), persona.passport[1]))
+        for namespace, value in held:
+            if persons.find_by_identifier(s, p.identifiers, namespace, value) is None:
+                persons.add_identifier(s, p.identifiers, person.id, namespace, value)
         event = persona_proofing(persona, person.id, utcnow())
         if event is not None:
             persons.record_proofing(s, p.identifiers, event)

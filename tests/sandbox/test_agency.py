@@ -262,6 +262,16 @@ def test_login_redirects_with_pkce_nonce_state_and_pass_through(client: FlaskCli
     assert q["ui_locales"] == "en th"
 
 
+def test_verified_identity_option_asks_for_ial_2_3_and_verified_claims(
+        client: FlaskClient) -> None:
+    resp = client.get("/login", query_string={"verified": "1"})
+    q = {k: v[0] for k, v in parse_qs(urlsplit(resp.headers["Location"]).query).items()}
+    asked = json.loads(q["claims"])["id_token"]
+    assert asked["acr"] == {"essential": True, "values": [f"{ISSUER}/acr/ial-2.3/aal-2.2"]}
+    assert f"{ISSUER}/claims/th_citizen_id" in asked["verified_claims"]["claims"]
+    assert "verified=1" in client.get("/").get_data(as_text=True)
+
+
 def test_login_without_options_sends_neither(client: FlaskClient) -> None:
     q = parse_qs(urlsplit(client.get("/login").headers["Location"]).query)
     assert "acr_values" not in q and "ui_locales" not in q
