@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from idp.db import FederatedLink, Identifier, Person, ProofingRecord, as_utc, utcnow
 from kyc.identifiers import TH_CITIZEN_ID, IdentifierProtector, derive_keys
+from kyc.persons import check_kind, may_hold
 from kyc.proofing import ProofingEvent, current_ial
 
 
@@ -41,6 +42,9 @@ def add_identifier(s: Session, protector: IdentifierProtector, person_id: str, n
                    value: str) -> Identifier:
     """The person's identifier row, created if they do not have it yet."""
     digest = protector.lookup_hash(namespace, value)
+    person = s.get(Person, person_id)
+    if person is None or not may_hold(person.kind, namespace):
+        raise ValueError("this kind of person cannot hold this kind of identifier")
     row = s.scalars(select(Identifier).where(Identifier.lookup_hash == digest)).first()
     if row is not None:
         if row.person_id != person_id:
@@ -63,7 +67,7 @@ def identifier_of(s: Session, protector: IdentifierProtector, person_id: str,
 
 def new_person(s: Session, kind: str, claims: Mapping[str, Any],
                sandbox_persona: str | None = None) -> Person:
-    person = Person(id=str(uuid.uuid4()), kind=kind, sandbox_persona=sandbox_persona,
+    person = Person(id=str(uuid.uuid4()), kind=check_kind(kind), sandbox_persona=sandbox_persona,
                     claims={k: v for k, v in claims.items() if k != TH_CITIZEN_ID})
     s.add(person)
     s.flush()
