@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
     web.init_app(app)
 
     from idp.authn.ndid_views import bp as ndid_bp
+    from idp.authn.passkey_views import bp as passkey_bp
     from idp.authn.upstream_views import bp as upstream_bp
     from idp.authn.views import bp as authn_bp
     from idp.oidc.views import bp as oidc_bp
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
     app.register_blueprint(pki_bp)
     app.register_blueprint(ndid_bp)
     app.register_blueprint(upstream_bp)
+    app.register_blueprint(passkey_bp)
     app.register_error_handler(StoreUnavailableError, _unavailable)
     app.register_error_handler(DBAPIError, _unavailable)
     app.add_url_rule("/healthz", "healthz", _health)

@@ -160,6 +160,29 @@ class FederatedLink(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Authenticator(Base):
+    """A person's passkey or security key (WebAuthn). The public key and sign count are what a
+    login checks; `aal` is what this authenticator gives (kyc.assurance.METHODS), fixed at
+    registration from its flags and attestation."""
+
+    __tablename__ = "authenticator"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)  # base64url
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    aaguid: Mapped[str] = mapped_column(String(36), default="")
+    transports: Mapped[list[str]] = mapped_column(default=list)
+    backup_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    backup_state: Mapped[bool] = mapped_column(Boolean, default=False)
+    method: Mapped[str] = mapped_column(String(30), default="passkey")
+    aal: Mapped[str] = mapped_column(String(5), default="2.2")
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+
 class ConsentGrant(Base):
     """What a person allowed one agency to receive; withdrawn grants are kept for the record."""
 
