@@ -160,9 +160,12 @@ class LiveProvider:
 
 
 @contextmanager
-def serve(settings: Settings, store: EphemeralStore) -> Iterator[LiveProvider]:
+def serve(settings: Settings, store: EphemeralStore,
+          host_name: str = "127.0.0.1") -> Iterator[LiveProvider]:
+    """The provider on a free loopback port. A real browser needs `host_name="localhost"`
+    for passkeys: WebAuthn refuses an IP address as the relying party id."""
     server = make_server("127.0.0.1", 0, None, threaded=True)  # type: ignore[arg-type]
-    base = f"http://127.0.0.1:{server.server_port}"
+    base = f"http://{host_name}:{server.server_port}"
     settings = replace(settings, issuer=base)
     app = create_app(settings, store)
     server.app = app
