@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
     app.extensions["idp_oauth"] = create_server(app, provider)
     web.init_app(app)
 
+    from idp.authn.account_views import bp as account_bp
     from idp.authn.ndid_views import bp as ndid_bp
     from idp.authn.passkey_views import bp as passkey_bp
     from idp.authn.upstream_views import bp as upstream_bp
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
     app.register_blueprint(ndid_bp)
     app.register_blueprint(upstream_bp)
     app.register_blueprint(passkey_bp)
+    app.register_blueprint(account_bp)
     app.register_error_handler(StoreUnavailableError, _unavailable)
     app.register_error_handler(DBAPIError, _unavailable)
     app.add_url_rule("/healthz", "healthz", _health)

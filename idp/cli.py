@@ -70,7 +70,7 @@ def sandbox() -> None:
 
 
 def _register_groups() -> None:
-    from idp import cli_audit, cli_ca, cli_clients, cli_keys, demo
+    from idp import cli_audit, cli_ca, cli_clients, cli_keys, cli_upstreams, demo
     from sandbox.ndid.cli import ndid
 
     main.add_command(cli_clients.clients)
@@ -78,6 +78,7 @@ def _register_groups() -> None:
     main.add_command(cli_keys.keys)
     main.add_command(cli_ca.ca)
     main.add_command(demo.demo)
+    main.add_command(cli_upstreams.upstreams)
     sandbox.add_command(ndid)
 
 

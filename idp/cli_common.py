@@ -30,7 +30,8 @@ def key_errors() -> Iterator[None]:
 
     try:
         yield
-    except (KeyBackendError, KeyStoreError) as exc:
+    # SettingsError too: files that settings name (IDP_UPSTREAMS_FILE) are read as the app is built.
+    except (KeyBackendError, KeyStoreError, SettingsError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 

@@ -1,7 +1,8 @@
 """`idp demo`: the provider and a demo agency site, up on embedded defaults with one command.
 
 The point is a first five minutes with nothing to configure: SQLite file and in-process store,
-demo keys created on first run, a registered demo agency to log in to with a sandbox persona.
+demo keys created on first run, a registered demo agency to log in to with a sandbox persona,
+and a SANDBOX NDID node (with simulated bank apps) to prove identity through a bank.
 Because it runs with demo secrets and sandbox parties, it refuses to start in production mode.
 
 The demo agency's client secret is shown only once by the registry, so the demo keeps it in
@@ -122,8 +123,10 @@ def ensure_demo_client(database_url: str, agency_base: str, secret_path: Path = 
 
 
 def _public_host(host: str) -> str:
-    """The host to put in URLs: a wildcard bind address is not something a browser can open."""
-    return "127.0.0.1" if host in WILDCARD_HOSTS else host
+    """The host to put in the issuer URL. A wildcard bind address is not something a browser
+    can open, and browsers refuse an IP address as a passkey's site (WebAuthn relying party
+    id), so loopback is named `localhost`."""
+    return "localhost" if host in WILDCARD_HOSTS or host == "127.0.0.1" else host
 
 
 @click.command()
@@ -133,11 +136,16 @@ def _public_host(host: str) -> str:
               help="Port of the provider.")
 @click.option("--agency-port", default=5001, show_default=True, type=click.IntRange(1, 65535),
               help="Port of the demo agency site.")
-def demo(host: str, port: int, agency_port: int) -> None:
+@click.option("--ndid-port", default=5002, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of the SANDBOX NDID node (started when sandbox is on and "
+                   "IDP_NDID_URL is unset).")
+def demo(host: str, port: int, agency_port: int, ndid_port: int) -> None:
     """Run the provider and a demo agency site on embedded defaults (never in production)."""
     from idp.app import create_app
     from idp.migrate import upgrade
     from sandbox.agency import create_agency_app
+    from sandbox.ndid import create_ndid_app
+    from sandbox.ndid.cli import _QuietHandler as NdidRequestHandler
 
     try:
         settings = Settings.from_env()
@@ -153,6 +161,13 @@ def demo(host: str, port: int, agency_port: int) -> None:
         raise click.BadParameter("must differ from --port", param_hint="--agency-port")
     if not os.environ.get("IDP_ISSUER"):
         settings = replace(settings, issuer=f"http://{_public_host(host)}:{port}")
+    # The sandbox NDID node runs beside the provider unless a real (or other) node is named.
+    run_ndid = settings.sandbox and not settings.ndid_url
+    if run_ndid:
+        if ndid_port in (port, agency_port):
+            raise click.BadParameter("must differ from --port and --agency-port",
+                                     param_hint="--ndid-port")
+        settings = replace(settings, ndid_url=f"http://127.0.0.1:{ndid_port}")
     try:
         settings = check(settings)
     except SettingsError as exc:
@@ -175,6 +190,7 @@ def demo(host: str, port: int, agency_port: int) -> None:
 
     provider_app = create_app(settings)
     agency_app = create_agency_app(settings.issuer, DEMO_CLIENT_ID, secret, agency_base)
+    ndid_app = create_ndid_app() if run_ndid else None
 
     servers: list[BaseWSGIServer] = []
     try:
@@ -182,12 +198,19 @@ def demo(host: str, port: int, agency_port: int) -> None:
                                    request_handler=quiet_request_handler("idp")))
         servers.append(make_server(agency_bind, agency_port, agency_app, threaded=True,
                                    request_handler=quiet_request_handler("agency")))
+        if ndid_app is not None:
+            # Loopback only: the node is reached by the provider and by the tester's browser.
+            servers.append(make_server("127.0.0.1", ndid_port, ndid_app, threaded=True,
+                                       request_handler=NdidRequestHandler))
     except (OSError, SystemExit):
         # werkzeug has already said why (typically: port in use) and asked to exit.
         for server in servers:
             server.server_close()
-        click.echo("เปิดพอร์ตไม่ได้ ลองใช้ --port หรือ --agency-port อื่น "
-                   "/ cannot listen; try another --port or --agency-port", err=True)
+        if ndid_app is not None:
+            ndid_app.extensions["ndid_sandbox"].close()
+        click.echo("เปิดพอร์ตไม่ได้ ลองใช้ --port, --agency-port หรือ --ndid-port อื่น "
+                   "/ cannot listen; try another --port, --agency-port or --ndid-port",
+                   err=True)
         sys.exit(1)
 
     threads = [threading.Thread(target=s.serve_forever, name=f"idp-demo-{i}", daemon=True)
@@ -197,6 +220,10 @@ def demo(host: str, port: int, agency_port: int) -> None:
 
     click.echo(f"ผู้ให้บริการยืนยันตัวตน / Identity provider: {settings.issuer}")
     click.echo(f"  discovery: {settings.issuer}/.well-known/openid-configuration")
+    if ndid_app is not None:
+        click.echo(f"NDID จำลอง (ไม่ใช่ NDID จริง) / SANDBOX NDID node (not NDID): "
+                   f"{settings.ndid_url}")
+        click.echo(f"  แอปธนาคารจำลอง / simulated bank apps: {settings.ndid_url}/bank")
     click.echo(f"เปิด {agency_base} เพื่อเข้าสู่ระบบหน่วยงานตัวอย่าง")
     click.echo(f"Open {agency_base} to log in to the demo agency")
     click.echo("กด Ctrl-C เพื่อหยุด / Press Ctrl-C to stop")
@@ -220,4 +247,6 @@ def demo(host: str, port: int, agency_port: int) -> None:
             server.server_close()
         for thread in threads:
             thread.join(timeout=5)
+        if ndid_app is not None:
+            ndid_app.extensions["ndid_sandbox"].close()
         click.echo("หยุดแล้ว / stopped")

@@ -12,6 +12,24 @@ from callers and are HTML-escaped by Jinja when shown, never here.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
+THAILAND_TIME = timezone(timedelta(hours=7), "ICT")
+"""Times on pages are shown as people in Thailand read them (UTC+7, no daylight saving)."""
+
+
+def shown_time(at: datetime) -> str:
+    """A stored time (UTC; naive ones are UTC) as a page shows it: Thailand time, to the
+    minute."""
+    aware = at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    return aware.astimezone(THAILAND_TIME).strftime("%Y-%m-%d %H:%M")
+
+
+def shown_date(at: datetime) -> str:
+    """A stored time's date in Thailand."""
+    return shown_time(at)[:10]
+
+
 SUPPORTED_LOCALES: tuple[str, ...] = ("th", "en")
 DEFAULT_LOCALE = "th"
 
@@ -49,10 +67,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Please choose one test person before you continue.",
     },
     "no_login_method": {
-        "th": "ขณะนี้ยังไม่มีวิธีเข้าสู่ระบบที่ใช้ได้ โปรดลองใหม่อีกครั้งภายหลัง",
-        "en": "No way to log in is available right now. Please try again later.",
+        "th": "ขณะนี้ไม่มีช่องทางอื่นในการยืนยันตัวตน หากคุณยังไม่มีพาสคีย์ โปรดลองใหม่อีกครั้งภายหลัง",
+        "en": "No other way to prove who you are is available right now. "
+        "If you have no passkey yet, please try again later.",
     },
     "continue": {"th": "ดำเนินการต่อ", "en": "Continue"},
+    "back_to_agency": {"th": "กลับไปยัง{agency}", "en": "Back to {agency}"},
     "login_needs_level": {
         "th": "บริการนี้ต้องการการยืนยันตัวตนระดับ IAL {ial} และการเข้าสู่ระบบระดับ AAL {aal} "
         "ขึ้นไป โปรดยืนยันตัวตนด้วยวิธีที่ถึงระดับนี้",
@@ -130,8 +150,717 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "If you share this device with others, close the browser as well.",
     },
     # --- proving identity through a bank over NDID ---------------------------------------
+    "ndid_method_title": {
+        "th": "ยืนยันตัวตนผ่านแอปธนาคาร (NDID)",
+        "en": "Prove who you are with your bank (NDID)",
+    },
+    "ndid_method_intro": {
+        "th": "ใช้แอปของธนาคารที่คุณเคยยืนยันตัวตนไว้ ระบบจะส่งคำขอผ่านเครือข่าย NDID "
+        "ให้คุณกดยืนยันในแอปธนาคาร",
+        "en": "Use the app of a bank that already knows you. We send a request over the NDID "
+        "network, and you approve it in your bank app.",
+    },
+    "ndid_method_start": {"th": "ยืนยันตัวตนผ่านธนาคาร", "en": "Continue with my bank"},
+    "ndid_sandbox_note": {
+        "th": "นี่คือ NDID จำลอง ไม่มีธนาคารจริงเกี่ยวข้อง ห้ามกรอกเลขประจำตัวประชาชนจริง",
+        "en": "This is a simulated NDID with no real bank behind it; "
+        "do not enter a real citizen ID number.",
+    },
+    "ndid_id_title": {"th": "กรอกเลขประจำตัวประชาชน", "en": "Enter your citizen ID number"},
+    "ndid_id_intro": {
+        "th": "{agency} ต้องการการยืนยันตัวตนระดับ IAL {ial} และ AAL {aal} "
+        "เราจะใช้เลขประจำตัวประชาชนเพื่อค้นหาธนาคารที่ยืนยันตัวตนคุณได้",
+        "en": "{agency} needs identity proven to IAL {ial} and AAL {aal}. We use your "
+        "citizen ID number to find the banks that can prove who you are.",
+    },
+    "ndid_id_label": {
+        "th": "เลขประจำตัวประชาชน 13 หลัก",
+        "en": "13-digit citizen ID number",
+    },
+    "ndid_id_help": {
+        "th": "พิมพ์เว้นวรรคหรือขีดกลางได้ เลขนี้ส่งไปยังเครือข่าย NDID เท่านั้น "
+        "และจะไม่ส่งให้หน่วยงานหากคุณไม่ยินยอม",
+        "en": "Spaces and dashes are fine. The number goes only to the NDID network, and "
+        "never to the agency unless you consent.",
+    },
+    "ndid_id_submit": {"th": "ค้นหาธนาคารของฉัน", "en": "Find my banks"},
+    "ndid_id_invalid": {
+        "th": "เลขประจำตัวประชาชนไม่ถูกต้อง ต้องมี 13 หลักและหลักสุดท้ายต้องตรงกับเลขตรวจสอบ "
+        "โปรดตรวจดูเลขบนบัตรประชาชนแล้วพิมพ์ใหม่",
+        "en": "That citizen ID number is not valid: it must have 13 digits, and the last one "
+        "must match the check digit. Check the number on your ID card and type it again.",
+    },
+    "ndid_other_method": {"th": "เลือกวิธีเข้าสู่ระบบอื่น", "en": "Choose another way to log in"},
+    "ndid_banks_title": {"th": "เลือกธนาคาร", "en": "Choose your bank"},
+    "ndid_banks_intro": {
+        "th": "ธนาคารต่อไปนี้ยืนยันตัวตนคุณได้ถึงระดับที่ {agency} ต้องการ "
+        "(IAL {ial}, AAL {aal}) เลือกธนาคารที่คุณมีแอปอยู่",
+        "en": "These banks can prove who you are to the level {agency} needs "
+        "(IAL {ial}, AAL {aal}). Choose one whose app you have.",
+    },
+    "ndid_banks_legend": {"th": "ธนาคาร", "en": "Banks"},
+    "ndid_bank_levels": {
+        "th": "ยืนยันตัวตนได้สูงสุด IAL {ial} · AAL {aal}",
+        "en": "Proves up to IAL {ial} · AAL {aal}",
+    },
+    "ndid_banks_help": {
+        "th": "เมื่อส่งคำขอแล้ว โปรดเปิดแอปของธนาคารนั้นเพื่อกดยืนยัน",
+        "en": "After you send the request, open that bank's app to approve it.",
+    },
+    "ndid_bank_required": {
+        "th": "โปรดเลือกธนาคารหนึ่งแห่งจากรายการ",
+        "en": "Please choose one bank from the list.",
+    },
+    "ndid_send_request": {"th": "ส่งคำขอไปยังธนาคาร", "en": "Send the request to my bank"},
+    "ndid_other_id": {"th": "ใช้เลขประจำตัวอื่น", "en": "Use another ID number"},
+    "ndid_no_bank_title": {
+        "th": "ไม่มีธนาคารที่ยืนยันตัวตนได้ถึงระดับที่ต้องการ",
+        "en": "No bank can prove who you are to the level needed",
+    },
+    "ndid_no_bank": {
+        "th": "ไม่มีธนาคารใดที่คุณลงทะเบียนไว้กับ NDID ยืนยันตัวตนได้ถึงระดับ IAL {ial} "
+        "และ AAL {aal} ที่ {agency} ต้องการ คุณสามารถยกระดับการยืนยันตัวตนที่สาขาธนาคาร "
+        "ลองใช้วิธีอื่น หรือกลับไปยังหน่วยงาน",
+        "en": "None of the banks where you are registered with NDID can prove who you are to "
+        "IAL {ial} and AAL {aal}, which {agency} needs. You can raise your level at a bank "
+        "branch, try another way to log in, or go back to the agency.",
+    },
+    "ndid_not_registered_title": {
+        "th": "ไม่พบข้อมูลของคุณในเครือข่าย NDID",
+        "en": "Your identity is not registered with NDID",
+    },
+    "ndid_not_registered": {
+        "th": "ไม่มีธนาคารใดในเครือข่าย NDID ที่รู้จักเลขประจำตัวประชาชนนี้ "
+        "โปรดตรวจสอบเลขอีกครั้ง หรือลงทะเบียน NDID ผ่านแอปหรือสาขาของธนาคารก่อน "
+        "แล้วกลับมาลองใหม่",
+        "en": "No bank on the NDID network knows this citizen ID number. Check the number, or "
+        "register for NDID in your bank's app or at a branch first, then try again.",
+    },
+    "ndid_bank_unqualified_title": {
+        "th": "ธนาคารนี้ยืนยันตัวตนคุณไม่ได้ในขณะนี้",
+        "en": "This bank cannot prove who you are right now",
+    },
+    "ndid_bank_unqualified": {
+        "th": "ธนาคารที่เลือกไม่สามารถรับคำขอนี้ได้แล้ว โปรดเลือกธนาคารอื่น",
+        "en": "The bank you chose can no longer take this request. Please choose another bank.",
+    },
+    "ndid_wait_title": {"th": "ยืนยันคำขอในแอปธนาคาร", "en": "Approve the request in your bank app"},
+    "ndid_wait_intro": {
+        "th": "เปิดแอปของ{bank} แล้วกดยืนยันคำขอยืนยันตัวตนจากบริการยืนยันตัวตนดิจิทัลภาครัฐ "
+        "หน้านี้จะอัปเดตเอง",
+        "en": "Open the {bank} app and approve the identity request from Government Digital "
+        "ID. This page updates by itself.",
+    },
+    "ndid_status_pending": {
+        "th": "สถานะ: รอให้คุณกดยืนยันในแอปธนาคาร",
+        "en": "Status: waiting for you to approve in your bank app.",
+    },
+    "ndid_status_confirmed": {
+        "th": "สถานะ: ธนาคารยืนยันแล้ว กำลังดำเนินการต่อ",
+        "en": "Status: your bank has approved; finishing.",
+    },
+    "ndid_time_left": {
+        "th": "เหลือเวลาอีก {minutes}:{seconds} นาที",
+        "en": "Time left: {minutes}:{seconds}",
+    },
+    "ndid_wait_refresh": {
+        "th": "หน้านี้ตรวจสอบสถานะทุก {seconds} วินาที หรือกดปุ่มด้านล่างเพื่อตรวจสอบทันที",
+        "en": "This page checks every {seconds} seconds; use the button below to check now.",
+    },
+    "ndid_check_now": {"th": "ตรวจสอบสถานะตอนนี้", "en": "Check now"},
+    "ndid_cancel": {"th": "ยกเลิกคำขอ", "en": "Cancel the request"},
+    "ndid_sandbox_bank_app": {
+        "th": "เปิดแอปธนาคารจำลองเพื่อกดยืนยัน",
+        "en": "Open the simulated bank app to approve",
+    },
+    "ndid_rejected_title": {"th": "คุณปฏิเสธคำขอ", "en": "You refused the request"},
+    "ndid_rejected": {
+        "th": "คุณปฏิเสธคำขอในแอปธนาคาร จึงยังไม่ได้เข้าสู่ระบบ หากกดผิด "
+        "โปรดลองใหม่หรือเลือกธนาคารอื่น",
+        "en": "You refused the request in your bank app, so you are not logged in. If that "
+        "was a mistake, try again or choose another bank.",
+    },
+    "ndid_timed_out_title": {"th": "คำขอหมดเวลา", "en": "The request expired"},
+    "ndid_timed_out": {
+        "th": "ธนาคารไม่ได้รับการยืนยันจากคุณภายในเวลาที่กำหนด จึงยังไม่ได้เข้าสู่ระบบ "
+        "โปรดลองใหม่และกดยืนยันในแอปธนาคารก่อนหมดเวลา",
+        "en": "Your bank did not get your approval in time, so you are not logged in. Try "
+        "again, and approve the request in your bank app before the time runs out.",
+    },
+    "ndid_errored_title": {
+        "th": "ธนาคารตรวจสอบตัวตนไม่สำเร็จ",
+        "en": "The bank could not complete the check",
+    },
+    "ndid_errored": {
+        "th": "ธนาคารไม่สามารถยืนยันตัวตนของคุณได้ในครั้งนี้ จึงยังไม่ได้เข้าสู่ระบบ "
+        "โปรดเลือกธนาคารอื่นหรือลองใหม่ภายหลัง",
+        "en": "Your bank could not prove who you are this time, so you are not logged in. "
+        "Choose another bank, or try again later.",
+    },
+    "ndid_closed_title": {"th": "คำขอถูกปิดแล้ว", "en": "The request was closed"},
+    "ndid_closed": {
+        "th": "คำขอนี้ถูกปิดก่อนเสร็จสิ้น จึงยังไม่ได้เข้าสู่ระบบ โปรดเริ่มใหม่อีกครั้ง",
+        "en": "This request was closed before it finished, so you are not logged in. "
+        "Please start again.",
+    },
+    "ndid_duplicate_title": {
+        "th": "มีคำขอนี้อยู่ระหว่างดำเนินการแล้ว",
+        "en": "This request is already in progress",
+    },
+    "ndid_duplicate": {
+        "th": "เครือข่าย NDID มีคำขอสำหรับการเข้าสู่ระบบนี้ค้างอยู่ โปรดรอสักครู่แล้วลองใหม่ "
+        "หรือเลือกธนาคารอื่น",
+        "en": "The NDID network already has a request in progress for this login. Wait a "
+        "moment and try again, or choose another bank.",
+    },
+    "ndid_invalid_id_title": {
+        "th": "NDID ไม่รับเลขประจำตัวนี้",
+        "en": "NDID did not accept this ID number",
+    },
+    "ndid_invalid_id": {
+        "th": "เครือข่าย NDID แจ้งว่าเลขประจำตัวประชาชนนี้ไม่ถูกต้อง "
+        "โปรดตรวจสอบเลขบนบัตรประชาชนแล้วลองใหม่",
+        "en": "The NDID network says this citizen ID number is not valid. Check the number "
+        "on your ID card and try again.",
+    },
+    "ndid_unavailable_title": {
+        "th": "ติดต่อเครือข่าย NDID ไม่ได้",
+        "en": "We cannot reach NDID",
+    },
+    "ndid_unavailable": {
+        "th": "ขณะนี้เราติดต่อเครือข่าย NDID ไม่ได้ จึงยังไม่ได้ส่งคำขอใดไปยังธนาคาร "
+        "โปรดลองใหม่ในอีกสักครู่ ลองวิธีอื่น หรือกลับไปยังหน่วยงาน",
+        "en": "We cannot reach the NDID network right now, so no request went to any bank. "
+        "Try again in a few minutes, try another way to log in, or go back to the agency.",
+    },
+    "ndid_failed_title": {
+        "th": "NDID รับคำขอไม่ได้",
+        "en": "NDID could not take the request",
+    },
+    "ndid_failed": {
+        "th": "เครือข่าย NDID ไม่รับคำขอนี้ จึงยังไม่ได้เข้าสู่ระบบ โปรดลองใหม่ "
+        "หรือลองวิธีอื่น",
+        "en": "The NDID network refused this request, so you are not logged in. Try again, "
+        "or try another way to log in.",
+    },
+    "ndid_other_bank": {"th": "เลือกธนาคารอื่น", "en": "Choose another bank"},
+    "ndid_try_again": {"th": "ลองใหม่ด้วยเลขประจำตัว", "en": "Start again with my ID number"},
+    "ndid_request_message": {
+        "th": "ยืนยันตัวตนเพื่อเข้าใช้บริการของ {agency} ผ่านบริการยืนยันตัวตนดิจิทัลภาครัฐ",
+        "en": "Prove your identity to use the services of {agency} through Government "
+        "Digital ID",
+    },
     # --- proving identity through an upstream OpenID provider (ThaID-style) ---------------
+    "upstream_methods_title": {
+        "th": "ยืนยันตัวตนผ่านผู้ให้บริการยืนยันตัวตน",
+        "en": "Prove who you are with an identity provider",
+    },
+    "upstream_methods_help": {
+        "th": "ระบบจะพาคุณไปยังผู้ให้บริการที่เลือกเพื่อยืนยันตัวตน แล้วพากลับมาที่นี่โดยอัตโนมัติ",
+        "en": "We take you to the provider you choose to prove who you are, "
+        "then bring you back here.",
+    },
+    "upstream_button": {
+        "th": "ยืนยันตัวตนด้วย {provider}",
+        "en": "Prove who you are with {provider}",
+    },
+    "upstream_unknown": {
+        "th": "ไม่พบผู้ให้บริการยืนยันตัวตนที่เลือก โปรดย้อนกลับแล้วเลือกวิธีอื่น",
+        "en": "We do not know the identity provider you chose. "
+        "Please go back and choose another way.",
+    },
+    "upstream_state_invalid": {
+        "th": "คำตอบจากผู้ให้บริการยืนยันตัวตนนี้ไม่ตรงกับการเข้าสู่ระบบที่กำลังดำเนินอยู่ หมดอายุ "
+        "หรือถูกใช้ไปแล้ว เราจึงไม่ได้ใช้คำตอบนี้ โปรดกลับไปยังหน่วยงานแล้วเริ่มใหม่อีกครั้ง",
+        "en": "This answer from the identity provider does not belong to a login in progress, "
+        "has expired or was already used, so we did not use it. "
+        "Please go back to the agency and start again.",
+    },
+    "upstream_error_title": {
+        "th": "ยืนยันตัวตนไม่สำเร็จ",
+        "en": "Your identity was not proven",
+    },
+    "upstream_cancelled_title": {
+        "th": "ยกเลิกการยืนยันตัวตนแล้ว",
+        "en": "You cancelled",
+    },
+    "upstream_cancelled": {
+        "th": "คุณยกเลิกการยืนยันตัวตนที่ {provider} จึงไม่มีการส่งข้อมูลใดให้หน่วยงาน "
+        "คุณสามารถลองอีกครั้ง เลือกวิธีอื่น หรือกลับไปยังหน่วยงาน",
+        "en": "You cancelled at {provider}, so nothing was shared with the agency. "
+        "You can try again, choose another way, or go back to the agency.",
+    },
+    "upstream_refused": {
+        "th": "{provider} ไม่ได้ยืนยันตัวตนของคุณให้สำเร็จ (รหัส {code}) "
+        "โปรดลองอีกครั้ง หรือเลือกวิธีอื่น",
+        "en": "{provider} did not complete proving your identity (code {code}). "
+        "Please try again, or choose another way.",
+    },
+    "upstream_unavailable": {
+        "th": "ขณะนี้ไม่สามารถติดต่อ {provider} ได้ โปรดลองใหม่อีกครั้งในอีกสักครู่ หรือเลือกวิธีอื่น",
+        "en": "We could not reach {provider} just now. Please try again in a few minutes, "
+        "or choose another way.",
+    },
+    "upstream_token_invalid": {
+        "th": "ไม่สามารถตรวจสอบคำตอบจาก {provider} ได้ เราจึงไม่ได้ใช้คำตอบนั้น "
+        "โปรดลองอีกครั้ง หากยังเกิดขึ้นอีก โปรดแจ้งหน่วยงาน",
+        "en": "The answer from {provider} could not be verified, so we did not use it. "
+        "Please try again; if it happens again, tell the agency.",
+    },
+    "upstream_identity_incomplete": {
+        "th": "{provider} ไม่ได้ส่งเลขประจำตัวประชาชนหรือระดับการยืนยันตัวตนของคุณมา "
+        "จึงยืนยันตัวตนด้วยวิธีนี้ไม่ได้ โปรดเลือกวิธีอื่น",
+        "en": "{provider} did not send your citizen ID number or how well it checked your "
+        "identity, so this way cannot prove who you are. Please choose another way.",
+    },
+    "upstream_conflict": {
+        "th": "ข้อมูลตัวตนที่ {provider} ส่งมาไม่ตรงกับบัญชีที่เคยเชื่อมโยงไว้ "
+        "เพื่อความปลอดภัยของคุณ เราจึงหยุดไว้ที่นี่ โปรดติดต่อศูนย์บริการ",
+        "en": "The identity {provider} sent does not match the account already linked to it. "
+        "For your safety we stopped here; please contact the service desk.",
+    },
+    "upstream_retry": {"th": "ลองอีกครั้ง", "en": "Try again"},
+    "upstream_other_way": {"th": "เลือกวิธีอื่น", "en": "Choose another way"},
     # --- verified claims and the citizen ID on the consent page ----------------------------
+    "consent_includes": {"th": "ได้แก่", "en": "This includes:"},
+    "consent_verified_intro": {
+        "th": "ข้อมูลตัวตนที่ผ่านการตรวจสอบแล้ว โดย{source} เมื่อวันที่ {date} "
+        "(ระดับการยืนยันตัวตน IAL {ial}) ซึ่งหน่วยงานจะได้รับพร้อมรายละเอียดการตรวจสอบ:",
+        "en": "Identity details verified by {source} on {date} (identity assurance level "
+        "IAL {ial}). The agency receives them with the details of that check:",
+    },
+    "verified_by_bank": {
+        "th": "ธนาคาร {bank} ผ่านระบบ NDID",
+        "en": "your bank, {bank}, through NDID",
+    },
+    "verified_by_id_card": {
+        "th": "การอ่านชิปบัตรประจำตัวประชาชนของคุณ และตรวจสอบสถานะบัตรกับกรมการปกครอง",
+        "en": "a read of your Thai ID card chip, with the card checked with the Department "
+        "of Provincial Administration",
+    },
+    "verified_by_passport": {"th": "หนังสือเดินทางของคุณ", "en": "your passport"},
+    "verified_by_provider": {
+        "th": "ผู้ให้บริการยืนยันตัวตน {provider}",
+        "en": "the identity provider {provider}",
+    },
+    "verified_by_other": {
+        "th": "หน่วยงานยืนยันตัวตนที่เชื่อถือได้",
+        "en": "a trusted identity service",
+    },
+    "claim_th_citizen_id": {
+        "th": "เลขประจำตัวประชาชนของคุณ (13 หลัก)",
+        "en": "Your national ID number (13 digits)",
+    },
+    "consent_citizen_id_note": {
+        "th": "เลขประจำตัวประชาชนเป็นข้อมูลส่วนบุคคลที่อ่อนไหว "
+        "จะส่งให้หน่วยงานนี้เฉพาะเมื่อคุณให้ความยินยอมเท่านั้น และคุณถอนความยินยอมได้ทุกเมื่อ",
+        "en": "Your national ID number is sensitive personal data. It is shared with this "
+        "agency only with your consent, which you can withdraw at any time.",
+    },
+    "consent_verified_missing": {
+        "th": "หน่วยงานขอข้อมูลที่ผ่านการตรวจสอบบางรายการที่ไม่มีอยู่ในข้อมูลตัวตนที่คุณยืนยันไว้ "
+        "ข้อมูลเหล่านั้นจะไม่ถูกส่งให้หน่วยงาน หากต้องการส่ง โปรดยืนยันตัวตนก่อน",
+        "en": "The agency also asked for verified details that your proven identity does "
+        "not include, so they will not be shared. To share them, prove your identity first.",
+    },
+    "claim_language_th": {"th": "ภาษาไทย", "en": "in Thai"},
+    "claim_language_en": {"th": "ภาษาอังกฤษ", "en": "in English"},
+    "claim_title": {"th": "คำนำหน้าชื่อ", "en": "Title"},
+    "claim_middle_name": {"th": "ชื่อกลาง", "en": "Middle name"},
+    "claim_locale": {"th": "ภาษาที่คุณใช้", "en": "Your preferred language"},
+    "claim_email_verified": {
+        "th": "สถานะการยืนยันอีเมล",
+        "en": "Whether your email address is confirmed",
+    },
+    "claim_phone_number_verified": {
+        "th": "สถานะการยืนยันหมายเลขโทรศัพท์",
+        "en": "Whether your phone number is confirmed",
+    },
+    # --- passkeys (WebAuthn) -------------------------------------------------------------
+    "passkey_method_title": {"th": "พาสคีย์", "en": "Passkey"},
+    "passkey_method_intro": {
+        "th": "เข้าสู่ระบบโดยไม่ต้องพิมพ์อะไร เพียงปลดล็อกโทรศัพท์หรือคอมพิวเตอร์ของคุณ "
+        "หรือแตะกุญแจความปลอดภัย",
+        "en": "Log in without typing anything: just unlock your phone or computer, "
+        "or touch your security key.",
+    },
+    "passkey_login_button": {"th": "เข้าสู่ระบบด้วยพาสคีย์", "en": "Log in with a passkey"},
+    "passkey_autofill_label": {"th": "พาสคีย์ที่บันทึกไว้", "en": "Saved passkeys"},
+    "passkey_autofill_help": {
+        "th": "คลิกหรือแตะช่องนี้ แล้วเลือกพาสคีย์ของคุณจากรายการที่เบราว์เซอร์แสดง "
+        "ไม่ต้องพิมพ์อะไร",
+        "en": "Click or tap this field and pick your passkey from the list your browser "
+        "shows; there is nothing to type.",
+    },
+    "passkey_needs_script": {
+        "th": "การใช้พาสคีย์ต้องเปิด JavaScript ในเบราว์เซอร์ คุณยังใช้วิธีอื่นด้านล่างได้",
+        "en": "Passkeys need JavaScript turned on in your browser. "
+        "You can still use another way below.",
+    },
+    "passkey_unsupported": {
+        "th": "เบราว์เซอร์นี้ใช้พาสคีย์ไม่ได้ โปรดใช้วิธีอื่นด้านล่าง "
+        "หรือเปิดหน้านี้ด้วยเบราว์เซอร์รุ่นใหม่",
+        "en": "This browser cannot use passkeys. Please use another way below, "
+        "or open this page in an up-to-date browser.",
+    },
+    "passkey_waiting": {
+        "th": "กำลังรออุปกรณ์ของคุณ โปรดทำตามที่หน้าจอแจ้ง",
+        "en": "Waiting for your device; please follow what it asks.",
+    },
+    "passkey_checking": {"th": "กำลังตรวจสอบพาสคีย์…", "en": "Checking your passkey…"},
+    "passkey_cancelled": {
+        "th": "คำขอใช้พาสคีย์ถูกยกเลิกหรือหมดเวลา คุณลองใหม่ได้ หรือใช้วิธีอื่น",
+        "en": "The passkey request was cancelled or timed out. "
+        "You can try again, or use another way.",
+    },
+    "passkey_network": {
+        "th": "ติดต่อระบบไม่ได้ โปรดตรวจสอบการเชื่อมต่ออินเทอร์เน็ตแล้วลองใหม่",
+        "en": "We could not reach the service. Check your connection and try again.",
+    },
+    "passkey_invalid": {
+        "th": "เราตรวจสอบพาสคีย์ของคุณไม่ผ่าน โปรดลองใหม่ หากยังไม่ได้ ให้ใช้วิธีอื่น",
+        "en": "We could not verify your passkey. Please try again; "
+        "if it keeps failing, use another way.",
+    },
+    "passkey_bad_request": {
+        "th": "ข้อมูลพาสคีย์ที่เบราว์เซอร์ส่งมาไม่ครบหรือใหญ่เกินไป โปรดลองใหม่อีกครั้ง",
+        "en": "The passkey answer from your browser was incomplete or too large. "
+        "Please try again.",
+    },
+    "passkey_challenge_expired": {
+        "th": "คำขอใช้พาสคีย์นี้หมดอายุหรือถูกใช้ไปแล้ว โปรดลองใหม่อีกครั้ง",
+        "en": "This passkey request has expired or was already used. Please try again.",
+    },
+    "passkey_unknown": {
+        "th": "เราไม่รู้จักพาสคีย์นี้ อาจถูกลบไปแล้ว โปรดเข้าสู่ระบบด้วยวิธีอื่น "
+        "แล้วลงทะเบียนพาสคีย์ใหม่",
+        "en": "We do not know this passkey; it may have been removed. "
+        "Please log in another way and register it again.",
+    },
+    "passkey_uv_required": {
+        "th": "อุปกรณ์ไม่ได้ยืนยันว่าเป็นคุณ (ลายนิ้วมือ ใบหน้า หรือรหัส PIN) "
+        "โปรดลองใหม่และปลดล็อกอุปกรณ์เมื่อระบบขอ",
+        "en": "Your device did not confirm it was you (fingerprint, face or PIN). "
+        "Please try again and unlock your device when asked.",
+    },
+    "passkey_clone_suspected": {
+        "th": "เพื่อความปลอดภัย เราไม่รับพาสคีย์นี้เพราะดูเหมือนถูกคัดลอก "
+        "โปรดเข้าสู่ระบบด้วยวิธีอื่นแล้วลบพาสคีย์นี้ออกจากบัญชี",
+        "en": "For your safety we refused this passkey: it looks like it may have been "
+        "copied. Log in another way and remove this passkey from your account.",
+    },
+    "passkey_flags_changed": {
+        "th": "เพื่อความปลอดภัย เราไม่รับพาสคีย์นี้ เพราะกุญแจที่ลงทะเบียนไว้ว่าอยู่บนอุปกรณ์เดียว"
+        "กลับแจ้งว่าสำรองข้อมูลได้ โปรดเข้าสู่ระบบด้วยวิธีอื่นแล้วลงทะเบียนใหม่",
+        "en": "For your safety we refused this passkey: it was registered as a key that "
+        "never leaves its device, but now says it can be copied. Log in another way and "
+        "register it again.",
+    },
+    "passkey_level_too_low_aal": {
+        "th": "พาสคีย์นี้ใช้ได้ แต่หน่วยงานต้องการการเข้าสู่ระบบระดับ AAL {aal} "
+        "เช่น กุญแจความปลอดภัยรุ่นที่ระบบรับรอง โปรดใช้วิธีอื่น",
+        "en": "This passkey works, but the agency needs a stronger login (AAL {aal}), "
+        "such as a security key of an approved model. Please use another way.",
+    },
+    "passkey_level_too_low_ial": {
+        "th": "พาสคีย์ของคุณใช้ได้ แต่หน่วยงานต้องการให้ยืนยันตัวตนถึงระดับ IAL {ial} "
+        "โปรดยืนยันตัวตนผ่านธนาคาร (NDID) หรือผู้ให้บริการยืนยันตัวตนด้านล่าง",
+        "en": "Your passkey works, but the agency needs your identity proven to IAL {ial}. "
+        "Please prove who you are through your bank (NDID) or an identity provider below.",
+    },
+    "passkey_ial_too_low": {
+        "th": "ก่อนลงทะเบียนพาสคีย์ ต้องยืนยันตัวตนให้ถึงระดับ IAL 2.1 ขึ้นไปก่อน "
+        "เช่น ผ่านธนาคาร (NDID) หรือแอป ThaID ขณะนี้ตัวตนของคุณอยู่ที่ระดับ IAL {ial}",
+        "en": "Before you can register a passkey, your identity must be proven to IAL 2.1 "
+        "or higher, for example through your bank (NDID) or the ThaID app. "
+        "Your identity is now at IAL {ial}.",
+    },
+    "passkey_login_required": {
+        "th": "โปรดเข้าสู่ระบบผ่านบริการของหน่วยงานก่อน แล้วกลับมาที่หน้านี้เพื่อจัดการพาสคีย์",
+        "en": "Please log in through an agency's service first, "
+        "then come back to this page to manage your passkeys.",
+    },
+    "passkey_registered": {"th": "ลงทะเบียนพาสคีย์แล้ว", "en": "Your passkey is registered."},
+    "passkey_already_registered": {
+        "th": "พาสคีย์นี้ลงทะเบียนไว้แล้ว ไม่ต้องลงทะเบียนซ้ำ",
+        "en": "This passkey is already registered; there is no need to add it again.",
+    },
+    "passkey_registration_failed": {
+        "th": "ลงทะเบียนพาสคีย์ไม่สำเร็จ โปรดลองใหม่อีกครั้ง",
+        "en": "We could not register the passkey. Please try again.",
+    },
+    "passkey_register_button": {"th": "ลงทะเบียนพาสคีย์", "en": "Register a passkey"},
+    "passkey_name_label": {"th": "ชื่อพาสคีย์ (ไม่บังคับ)", "en": "Passkey name (optional)"},
+    "passkey_name_help": {
+        "th": "ตั้งชื่อให้จำได้ว่าเป็นอุปกรณ์ใด เช่น \"โทรศัพท์ของฉัน\"",
+        "en": "A name that tells you which device it is, such as \"My phone\".",
+    },
+    "passkey_name_invalid": {
+        "th": "โปรดตั้งชื่อพาสคีย์ความยาว 1 ถึง 100 ตัวอักษร",
+        "en": "Please give the passkey a name of 1 to 100 characters.",
+    },
+    "passkey_user_fallback": {"th": "ผู้ใช้บริการดิจิทัลไอดี", "en": "Digital ID user"},
+    "passkey_offer_title": {
+        "th": "ครั้งหน้าเข้าสู่ระบบได้เร็วขึ้น",
+        "en": "Log in faster next time",
+    },
+    "passkey_offer_intro": {
+        "th": "ลงทะเบียนพาสคีย์ไว้ ครั้งหน้าคุณเพียงปลดล็อกโทรศัพท์ก็เข้าสู่ระบบได้",
+        "en": "Register a passkey so next time you just unlock your phone.",
+    },
+    "passkey_offer_help": {
+        "th": "พาสคีย์เก็บไว้บนอุปกรณ์ของคุณและปลดล็อกด้วยลายนิ้วมือ ใบหน้า หรือรหัส PIN "
+        "ไม่ต้องจำรหัสผ่าน และไม่ต้องยืนยันตัวตนผ่านธนาคารทุกครั้ง",
+        "en": "A passkey stays on your device and is unlocked with your fingerprint, face "
+        "or PIN: no password to remember, and no bank check every time.",
+    },
+    "passkey_not_now": {"th": "ไว้ภายหลัง", "en": "Not now"},
+    "passkey_offer_continue_to": {
+        "th": "ไม่ว่าคุณจะเลือกแบบใด ระบบจะพาคุณกลับไปยัง {agency} ต่อ",
+        "en": "Either way, we then take you on to {agency}.",
+    },
+    "passkey_account_title": {"th": "พาสคีย์ของคุณ", "en": "Your passkeys"},
+    "passkey_account_intro": {
+        "th": "พาสคีย์ที่ใช้เข้าสู่ระบบบัญชีของคุณได้ คุณเปลี่ยนชื่อหรือลบพาสคีย์ที่ไม่ใช้แล้วได้",
+        "en": "The passkeys that can log in to your account. "
+        "You can rename them, or remove the ones you no longer use.",
+    },
+    "passkey_account_none": {
+        "th": "คุณยังไม่มีพาสคีย์",
+        "en": "You have no passkeys yet.",
+    },
+    "passkey_notice_added": {"th": "เพิ่มพาสคีย์แล้ว", "en": "The passkey was added."},
+    "passkey_notice_renamed": {"th": "เปลี่ยนชื่อพาสคีย์แล้ว", "en": "The passkey was renamed."},
+    "passkey_notice_removed": {
+        "th": "ลบพาสคีย์แล้ว พาสคีย์นี้ใช้เข้าสู่ระบบไม่ได้อีก "
+        "คุณอาจลบออกจากอุปกรณ์ด้วยก็ได้",
+        "en": "The passkey was removed and can no longer log you in. "
+        "You may also delete it from your device.",
+    },
+    "passkey_kind_passkey": {"th": "พาสคีย์", "en": "Passkey"},
+    "passkey_kind_passkey-device-bound": {
+        "th": "พาสคีย์บนอุปกรณ์เครื่องเดียว",
+        "en": "Passkey on one device",
+    },
+    "passkey_kind_security-key": {
+        "th": "กุญแจความปลอดภัยรุ่นที่รับรอง",
+        "en": "Security key (approved model)",
+    },
+    "passkey_kind_security-key-pin": {
+        "th": "กุญแจความปลอดภัยรุ่นที่รับรอง",
+        "en": "Security key (approved model)",
+    },
+    "passkey_gives_aal": {"th": "ระดับการเข้าสู่ระบบ AAL {aal}", "en": "Login level AAL {aal}"},
+    "passkey_added_on": {"th": "เพิ่มเมื่อ {date}", "en": "Added on {date}"},
+    "passkey_last_used": {"th": "ใช้ล่าสุด {date}", "en": "Last used {date}"},
+    "passkey_never_used": {"th": "ยังไม่เคยใช้", "en": "Not used yet"},
+    "passkey_rename_label": {"th": "ชื่อ", "en": "Name"},
+    "passkey_rename_button": {"th": "บันทึกชื่อ", "en": "Save name"},
+    "passkey_remove_button": {"th": "ลบ {name}", "en": "Remove {name}"},
+    "passkey_remove_help": {
+        "th": "พาสคีย์ที่ลบแล้วจะใช้เข้าสู่ระบบไม่ได้อีก",
+        "en": "A removed passkey can no longer log you in.",
+    },
+    "passkey_add_title": {"th": "เพิ่มพาสคีย์", "en": "Add a passkey"},
+    "passkey_not_found": {
+        "th": "ไม่พบพาสคีย์นี้ในบัญชีของคุณ อาจถูกลบไปแล้ว",
+        "en": "This passkey is not in your account; it may have been removed already.",
+    },
+    "rate_limited": {
+        "th": "มีการลองหลายครั้งเกินไป เพื่อความปลอดภัยของคุณ "
+        "โปรดรอประมาณ {minutes} นาทีแล้วลองใหม่อีกครั้ง",
+        "en": "Too many attempts. For your safety, please wait about {minutes} minutes "
+        "and try again.",
+    },
+    # --- account page --------------------------------------------------------------------
+    "account_client_name": {"th": "บัญชีดิจิทัลไอดีของฉัน", "en": "My Digital ID account"},
+    "account_title": {"th": "บัญชีของฉัน", "en": "My account"},
+    "account_signed_in_as": {"th": "คุณเข้าสู่ระบบในชื่อ {name}", "en": "You are logged in as {name}."},
+    "account_levels": {
+        "th": "ตัวตนของคุณยืนยันแล้วถึงระดับ IAL {ial} การเข้าสู่ระบบครั้งนี้อยู่ที่ระดับ AAL {aal} "
+        "เมื่อ {time} (เวลาประเทศไทย)",
+        "en": "Your identity is proven to IAL {ial}. This login is at AAL {aal}, "
+        "made at {time} (Thailand time).",
+    },
+    "account_sections_label": {"th": "ส่วนต่าง ๆ ของหน้านี้", "en": "Sections of this page"},
+    "account_section_passkeys": {"th": "พาสคีย์ของฉัน", "en": "My passkeys"},
+    "account_section_consents": {
+        "th": "หน่วยงานที่ฉันให้ความยินยอม",
+        "en": "Agencies I consented to",
+    },
+    "account_section_activity": {"th": "กิจกรรมของฉัน", "en": "My activity"},
+    "account_section_proofing": {"th": "การยืนยันตัวตนของฉัน", "en": "My proofing"},
+    "account_logout": {"th": "ออกจากระบบ", "en": "Log out"},
+    "account_login_required_title": {
+        "th": "เข้าสู่ระบบเพื่อดูบัญชีของคุณ",
+        "en": "Log in to see your account",
+    },
+    "account_login_required": {
+        "th": "คุณยังไม่ได้เข้าสู่ระบบในเบราว์เซอร์นี้ เข้าสู่ระบบเพื่อดูพาสคีย์ หน่วยงานที่คุณให้ความยินยอม "
+        "กิจกรรมในบัญชี และการยืนยันตัวตนของคุณ",
+        "en": "You are not logged in on this browser. Log in to see your passkeys, the agencies "
+        "you consented to, your account's activity and how your identity was proven.",
+    },
+    "account_login_button": {"th": "เข้าสู่ระบบ", "en": "Log in"},
+    "account_login_again": {"th": "เข้าสู่ระบบอีกครั้ง", "en": "Log in again"},
+    "account_page_invalid": {
+        "th": "ไม่มีหน้าที่ขอ หน้ากิจกรรมมีเลขหน้า 1 ถึง {pages} โปรดกลับไปที่หน้าบัญชีของคุณ",
+        "en": "There is no such page: activity pages are numbered 1 to {pages}. "
+        "Please go back to your account page.",
+    },
+    "account_activity_intro": {
+        "th": "สิ่งที่เกิดขึ้นกับบัญชีของคุณ รายการล่าสุดอยู่บนสุด มีเพียงคุณที่เห็นรายการนี้ "
+        "หากพบรายการที่คุณไม่ได้ทำ ให้ลบพาสคีย์ที่ไม่รู้จักและถอนความยินยอมที่ไม่ต้องการ",
+        "en": "What happened in your account, newest first; only you see this list. If you "
+        "see something you did not do, remove passkeys you do not know and withdraw consents "
+        "you do not want.",
+    },
+    "account_activity_none": {
+        "th": "ยังไม่มีกิจกรรมในบัญชีของคุณ",
+        "en": "Nothing has happened in your account yet.",
+    },
+    "account_activity_pages": {"th": "หน้ากิจกรรม", "en": "Activity pages"},
+    "account_activity_newer": {"th": "กิจกรรมที่ใหม่กว่า", "en": "Newer activity"},
+    "account_activity_older": {"th": "กิจกรรมที่เก่ากว่า", "en": "Older activity"},
+    "account_activity_page": {"th": "หน้า {page}", "en": "Page {page}"},
+    "account_activity_time_note": {
+        "th": "เวลาทั้งหมดเป็นเวลาประเทศไทย",
+        "en": "All times are Thailand time.",
+    },
+    "account_proofing_intro": {
+        "th": "วิธีที่ตัวตนของคุณได้รับการยืนยัน ระดับของบัญชีคือระดับสูงสุดที่ยังไม่หมดอายุ "
+        "ขณะนี้คือ IAL {ial}",
+        "en": "How your identity was proven. Your account's level is the highest one that has "
+        "not expired: now IAL {ial}.",
+    },
+    "account_proofing_none": {
+        "th": "ตัวตนของคุณยังไม่ได้รับการยืนยัน ยืนยันได้ผ่านธนาคาร (NDID) หรือแอป ThaID "
+        "เมื่อเข้าสู่ระบบครั้งถัดไป",
+        "en": "Your identity has not been proven yet. You can prove it through your bank "
+        "(NDID) or the ThaID app when you next log in.",
+    },
+    "account_proofing_level": {"th": "ระดับ IAL {ial}", "en": "IAL {ial}"},
+    "account_proofing_current": {"th": "ระดับของบัญชีตอนนี้", "en": "Your level now"},
+    "account_proofing_expired_tag": {"th": "หมดอายุแล้ว", "en": "Expired"},
+    "account_proofing_date": {"th": "ยืนยันเมื่อ {date}", "en": "Proven on {date}"},
+    "account_proofing_expires": {"th": "ใช้ได้ถึง {date}", "en": "Valid until {date}"},
+    "account_proofing_expired": {"th": "หมดอายุเมื่อ {date}", "en": "Expired on {date}"},
+    "account_proofing_no_expiry": {"th": "ไม่มีวันหมดอายุ", "en": "Does not expire"},
+    "proofing_source_ndid": {"th": "ธนาคารผ่าน NDID ({bank})", "en": "Bank over NDID ({bank})"},
+    "proofing_source_ndid_unnamed": {"th": "ธนาคารผ่าน NDID", "en": "A bank over NDID"},
+    "proofing_source_upstream": {"th": "{provider} (ผู้ให้บริการยืนยันตัวตน)",
+                                 "en": "{provider} (identity provider)"},
+    "proofing_source_sandbox": {
+        "th": "ระบบทดสอบ (บุคคลทดสอบ ไม่ใช่การยืนยันตัวตนจริง)",
+        "en": "Sandbox (a test persona, not a real proofing)",
+    },
+    "proofing_how_bank_record": {
+        "th": "ตรวจกับข้อมูลลูกค้าที่ธนาคารยืนยันไว้",
+        "en": "Checked against the bank's verified customer record",
+    },
+    "proofing_how_idcard": {
+        "th": "อ่านชิปบัตรประชาชน ตรวจสถานะบัตรกับกรมการปกครอง และเปรียบเทียบใบหน้า",
+        "en": "ID card chip read, card checked with DOPA, face compared",
+    },
+    "proofing_how_passport": {
+        "th": "อ่านและตรวจสอบชิปหนังสือเดินทาง",
+        "en": "Passport chip read and verified",
+    },
+    "passkey_last_warning": {
+        "th": "นี่คือพาสคีย์เดียวของคุณ หากลบ คุณจะต้องยืนยันตัวตนใหม่ผ่านธนาคาร (NDID) หรือแอป ThaID "
+        "เพื่อเข้าสู่ระบบ แล้วจึงลงทะเบียนพาสคีย์ใหม่ได้",
+        "en": "This is your only passkey. If you remove it, you will log in by proving who you "
+        "are again through your bank (NDID) or the ThaID app, and can then register a new one.",
+    },
+    "passkey_login_again": {
+        "th": "เพื่อความปลอดภัย เพิ่มพาสคีย์ได้ภายใน {minutes} นาทีหลังเข้าสู่ระบบเท่านั้น "
+        "โปรดเข้าสู่ระบบอีกครั้งแล้วจึงเพิ่มพาสคีย์",
+        "en": "For your safety, a passkey can only be added within {minutes} minutes of "
+        "logging in. Please log in again, then add it.",
+    },
+    "passkey_session_too_weak": {
+        "th": "คุณเข้าสู่ระบบครั้งนี้ด้วยวิธีที่อ่อนกว่าพาสคีย์ที่แข็งแรงที่สุดของคุณ (AAL {aal}) "
+        "จึงเพิ่มพาสคีย์ไม่ได้ โปรดเข้าสู่ระบบอีกครั้งด้วยพาสคีย์นั้น หรือยืนยันตัวตนใหม่ผ่านธนาคาร "
+        "(NDID) หรือแอป ThaID ที่ระดับ IAL {ial} ขึ้นไป",
+        "en": "You logged in this time a weaker way than your strongest passkey (AAL {aal}), "
+        "so you cannot add a passkey now. Log in again with that passkey, or prove who you are "
+        "again through your bank (NDID) or the ThaID app at IAL {ial} or higher.",
+    },
+    "activity_login": {
+        "th": "เข้าสู่ระบบเพื่อใช้บริการของ {agency} ด้วย{method}",
+        "en": "Logged in to {agency} with {method}",
+    },
+    "activity_login_account": {
+        "th": "เข้าสู่ระบบหน้าบัญชีของคุณด้วย{method}",
+        "en": "Logged in to your account page with {method}",
+    },
+    "activity_method_sandbox_persona": {"th": "บุคคลทดสอบ (ระบบทดสอบ)",
+                                        "en": "a sandbox test persona"},
+    "activity_method_ndid": {"th": "ธนาคารผ่าน NDID", "en": "your bank over NDID"},
+    "activity_method_passkey": {"th": "พาสคีย์", "en": "a passkey"},
+    "activity_method_security_key": {"th": "กุญแจความปลอดภัย", "en": "a security key"},
+    "activity_method_upstream": {"th": "บัญชี {provider}", "en": "{provider}"},
+    "activity_method_other": {"th": "วิธีอื่น", "en": "another way"},
+    "activity_this_account": {"th": "หน้าบัญชีของคุณ", "en": "your account page"},
+    "activity_agency_gone": {"th": "หน่วยงานที่ไม่ได้ลงทะเบียนแล้ว",
+                             "en": "an agency no longer registered"},
+    "activity_bank_unnamed": {"th": "ธนาคารของคุณ", "en": "your bank"},
+    "activity_consent_granted": {
+        "th": "ยินยอมให้ {agency} ได้รับข้อมูลของคุณ",
+        "en": "Allowed {agency} to receive your information",
+    },
+    "activity_consent_denied": {
+        "th": "ไม่ยินยอมให้ {agency} ได้รับข้อมูลของคุณ",
+        "en": "Did not allow {agency} to receive your information",
+    },
+    "activity_consent_withdrawn": {
+        "th": "ถอนความยินยอมจาก {agency} และยกเลิกโทเค็นของหน่วยงานนั้น",
+        "en": "Withdrew your consent from {agency}; its tokens were revoked",
+    },
+    "activity_token_issued": {
+        "th": "{agency} ได้รับโทเค็นเพื่อใช้ข้อมูลของคุณ",
+        "en": "{agency} received tokens to use your information",
+    },
+    "activity_token_refreshed": {
+        "th": "{agency} ต่ออายุโทเค็น",
+        "en": "{agency} renewed its tokens",
+    },
+    "activity_token_revoked": {
+        "th": "โทเค็นของ {agency} ถูกยกเลิก",
+        "en": "The tokens of {agency} were revoked",
+    },
+    "activity_logout": {"th": "ออกจากระบบ", "en": "Logged out"},
+    "activity_passkey_registered": {"th": "เพิ่มพาสคีย์ ({passkey})",
+                                    "en": "Added a passkey ({passkey})"},
+    "activity_passkey_renamed": {"th": "เปลี่ยนชื่อพาสคีย์ ({passkey})",
+                                 "en": "Renamed a passkey ({passkey})"},
+    "activity_passkey_removed": {"th": "ลบพาสคีย์ ({passkey})",
+                                 "en": "Removed a passkey ({passkey})"},
+    "activity_passkey_login_failed": {
+        "th": "การเข้าสู่ระบบด้วยพาสคีย์ของคุณไม่สำเร็จ",
+        "en": "A login with one of your passkeys failed",
+    },
+    "activity_passkey_clone_suspected": {
+        "th": "ระบบไม่รับพาสคีย์ของคุณอันหนึ่ง เพราะดูเหมือนถูกคัดลอก",
+        "en": "One of your passkeys was refused: it looks like it may have been copied",
+    },
+    "activity_passkey_registration_failed": {
+        "th": "เพิ่มพาสคีย์ไม่สำเร็จ",
+        "en": "Adding a passkey failed",
+    },
+    "activity_ndid_accepted": {
+        "th": "ยืนยันตัวตนผ่าน {bank} ทาง NDID (IAL {ial})",
+        "en": "Proved your identity through {bank} over NDID (IAL {ial})",
+    },
+    "activity_upstream_accepted": {
+        "th": "ยืนยันตัวตนผ่าน {provider} (IAL {ial})",
+        "en": "Proved your identity through {provider} (IAL {ial})",
+    },
+    "activity_cert_issued": {"th": "มีการออกใบรับรองในชื่อของคุณ",
+                             "en": "A certificate was issued in your name"},
+    "activity_cert_revoked": {"th": "ใบรับรองในชื่อของคุณถูกเพิกถอน",
+                              "en": "A certificate in your name was revoked"},
+    "activity_other": {"th": "กิจกรรมอื่น ({type})", "en": "Other activity ({type})"},
     # --- error page ----------------------------------------------------------------------
     "error_title": {"th": "ไม่สามารถดำเนินการต่อได้", "en": "We could not continue"},
     "error_code_label": {"th": "รหัสข้อผิดพลาด", "en": "Error code"},

@@ -73,6 +73,9 @@ class Settings:
     # Upstream OpenID providers (ThaID-style): a JSON file, a list of provider objects
     # (see federation.oidc.UpstreamConfig and docs/operator-guide.md).
     upstreams_file: str | None = None
+    # Passkeys: a JSON file listing security key models (AAGUID and attestation roots) whose
+    # verified attestation gives AAL 3 (see docs/passkeys.md); unset means none reach AAL 3.
+    passkey_allow_list: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +109,7 @@ class Settings:
             ndid_mode=_int(e, "IDP_NDID_MODE", base.ndid_mode),
             ndid_request_timeout=_int(e, "IDP_NDID_REQUEST_TIMEOUT", base.ndid_request_timeout),
             upstreams_file=e.get("IDP_UPSTREAMS_FILE") or None,
+            passkey_allow_list=e.get("IDP_PASSKEY_ALLOW_LIST") or None,
         )
 
     def production_problems(self) -> list[str]:

@@ -353,6 +353,8 @@ def _template_context() -> dict[str, Any]:
         "localized": localized,
         "agency_name": agency_name,
         "lang_url": lang_url,
+        "shown_time": i18n.shown_time,
+        "shown_date": i18n.shown_date,
     }
     return {
         "locale": locale,

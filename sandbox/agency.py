@@ -404,13 +404,16 @@ def create_agency_app(
 
     @app.get("/")
     def home() -> str:
+        # Read before current_login(), which clears a login the provider ended: a refresh
+        # refused with invalid_grant ends it, and the person should still see why.
+        last_refresh = session.pop("last_refresh", None)
         record = current_login()
         return render_template(
             "agency_home.html",
             logged_in=record is not None,
             id_claims=session.get("id_claims") or {},
             userinfo=session.get("userinfo") or {},
-            last_refresh=session.pop("last_refresh", None),
+            last_refresh=last_refresh,
             has_refresh_token=bool(record and record.refresh_token),
             acr_choices=acr_choices,
         )

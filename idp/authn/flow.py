@@ -14,25 +14,59 @@ from flask import redirect, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from idp import audit, persons
+from idp import audit, i18n, persons
+from idp.authn import disclosure, passkeys
 from idp.authn import session as sso
 from idp.db import Client, ConsentGrant, utcnow
-from idp.oidc import tokens
+from idp.oidc import tokens, verified
 from idp.oidc.authorize import AuthorizationRequest, RedirectError, decide, redirect_with
+from idp.oidc.claims import PROTOCOL_CLAIMS, VERIFIED_CLAIMS
 from idp.provider import Provider
 from kyc.assurance import Assurance
 
 # How long a redeemed code is remembered, so that a replay revokes what the first use issued.
 CODE_REUSE_TTL = 3600
 
+ACCOUNT_CLIENT_ID = "idp:account"
+"""The client id of a login to the person's own account page (`/account/login`, see
+`idp.authn.account_views`). No agency can hold it (registered client ids have no ':'), so no
+code is ever made for it: `proceed` ends such a login at ACCOUNT_PAGE instead."""
+ACCOUNT_PAGE = "/account"
+
+
+def is_account(req: AuthorizationRequest) -> bool:
+    """Whether this is a login to the account page rather than an agency's request."""
+    return req.client_id == ACCOUNT_CLIENT_ID
+
+
+def account_client() -> Client:
+    """A stand-in for the agency of an account login, never stored: the login pages and
+    the bank's request message name "My Digital ID account" where they name an agency."""
+    return Client(client_id=ACCOUNT_CLIENT_ID, redirect_uris=[ACCOUNT_PAGE], scope="openid",
+                  client_name_th=i18n.translate("account_client_name", "th"),
+                  client_name_en=i18n.translate("account_client_name", "en"))
+
 
 def requested_claim_names(req: AuthorizationRequest) -> list[str]:
-    names = {n for target in req.claims.values() for n in target}
-    return sorted(names - {"acr", "sub", "auth_time", "amr"})
+    """The consent names a request asks for: each claim named in the `claims` parameter
+    (protocol claims aside), and `verified:<claim>` for each claim asked for inside
+    `verified_claims`. Not yet narrowed to what the person holds
+    (see `disclosure.consentable`).
+    """
+    names: set[str] = set()
+    for target in req.claims.values():
+        # a plain name that looks like a verified consent name is nobody's claim: dropped
+        names |= {n for n in target if n not in PROTOCOL_CLAIMS and n != VERIFIED_CLAIMS
+                  and not n.startswith(verified.CONSENT_PREFIX)}
+        names |= {verified.consent_name(n) for n in verified.requested_names(target)}
+    return sorted(names)
 
 
 def has_consent(p: Provider, person_id: str, client_id: str, scopes: list[str],
                 claims: list[str]) -> bool:
+    """Whether the person's active consents cover these scopes and every claim of `claims`
+    they can give; a request for more than was consented shows the consent page again."""
+    needed = disclosure.consentable(p, person_id, claims)
     with p.db.session() as s:
         rows = s.scalars(select(ConsentGrant).where(
             ConsentGrant.person_id == person_id, ConsentGrant.client_id == client_id,
@@ -42,11 +76,14 @@ def has_consent(p: Provider, person_id: str, client_id: str, scopes: list[str],
         for row in rows:
             granted_scopes |= set(row.scopes)
             granted_claims |= set(row.claims)
-    return set(scopes) <= granted_scopes and set(claims) <= granted_claims
+    return set(scopes) <= granted_scopes and set(needed) <= granted_claims
 
 
 def record_consent(p: Provider, person_id: str, client_id: str, scopes: list[str],
                    claims: list[str]) -> None:
+    """Record the consent the page showed: the scopes, and of `claims` exactly those the
+    person can give (the lines the page listed), the citizen ID among them if it was."""
+    claims = disclosure.consentable(p, person_id, claims)
     with p.db.session() as s:
         s.add(ConsentGrant(person_id=person_id, client_id=client_id, scopes=scopes,
                            claims=claims))
@@ -82,6 +119,8 @@ def active_consents(p: Provider, person_id: str) -> list[dict[str, Any]]:
             "client": client, "scopes": [], "claims": [], "granted_at": grant.granted_at})
         entry["scopes"] = sorted(set(entry["scopes"]) | set(grant.scopes))
         entry["claims"] = sorted(set(entry["claims"]) | set(grant.claims))
+    for entry in by_client.values():
+        entry["view"] = disclosure.describe(p, person_id, entry["scopes"], entry["claims"])
     return list(by_client.values())
 
 
@@ -107,6 +146,11 @@ def proceed(p: Provider, req: AuthorizationRequest, client: Client,
             session: sso.SsoSession | None, handle: str | None, *,
             consent_given: bool = False, interaction_id: str | None = None) -> Response:
     """Decide the next step for this request and take it (reusing the interaction, if any)."""
+    if is_account(req):
+        # A login to the account page: no agency, no consent, no code; back to the page.
+        if interaction_id:
+            p.store.delete("interaction:" + interaction_id)
+        return redirect(ACCOUNT_PAGE, code=redirect_status())
     subject = None
     if session is not None:
         subject = p.subject(client, session.person_id)
@@ -149,19 +193,28 @@ def complete_login(p: Provider, interaction_id: str, req: AuthorizationRequest, 
     """
     with p.db.session() as s:
         level = Assurance(persons.person_ial(s, person_id), method_aal)
+        proofed = passkeys.login_proofing_ial(s, person_id, method)
         audit.record(s, "login.success", person_id=person_id, client_id=client.client_id,
                      method=method, acr=level.acr(p.issuer))
     old_handle = request.cookies.get(sso.COOKIE)
     if old_handle:
         sso.end(p.store, old_handle)
     handle, session = sso.start(p.store, person_id, level.acr(p.issuer), amr,
-                                p.settings.session_ttl)
+                                p.settings.session_ttl,
+                                None if proofed is None else str(proofed))
     # The login just done answers prompt=login, max_age and the voluntary acr_values (the
     # person chose how to log in); the next decision must not ask to log in again for them.
     req.prompt = [x for x in req.prompt if x not in ("login", "select_account")]
     req.max_age = None
     req.acr_values = []
-    response = proceed(p, req, client, session, handle, interaction_id=interaction_id)
+    if passkeys.should_offer(p, person_id, method):
+        # A proofing login by someone with no passkey yet: offer one first (passkey_views).
+        p.store.put("interaction:" + interaction_id,
+                    {"request": req.to_dict(), "step": passkeys.OFFER_STEP},
+                    p.settings.interaction_ttl)
+        response = redirect(passkeys.offer_path(interaction_id), code=redirect_status())
+    else:
+        response = proceed(p, req, client, session, handle, interaction_id=interaction_id)
     response.set_cookie(sso.COOKIE, handle, httponly=True, samesite="Lax", path="/",
                         secure=p.issuer.startswith("https://"), max_age=p.settings.session_ttl)
     return response

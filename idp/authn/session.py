@@ -25,6 +25,9 @@ class SsoSession:
     amr: list[str]
     sid: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     clients: list[str] = field(default_factory=list)
+    proofing_ial: str | None = None
+    """The IAL proven by the proofing this login did (NDID, an upstream), else None; the
+    passkey recovery rule reads it (`idp.authn.passkeys.registration_refusal`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -35,10 +38,11 @@ def _key(handle: str) -> str:
 
 
 def start(store: EphemeralStore, person_id: str, acr: str, amr: list[str],
-          ttl: int) -> tuple[str, SsoSession]:
+          ttl: int, proofing_ial: str | None = None) -> tuple[str, SsoSession]:
     """Start a new session (a new login always gets a new handle: no session fixation)."""
     handle = new_secret()
-    session = SsoSession(person_id=person_id, auth_time=int(time.time()), acr=acr, amr=amr)
+    session = SsoSession(person_id=person_id, auth_time=int(time.time()), acr=acr, amr=amr,
+                         proofing_ial=proofing_ial)
     store.put(_key(handle), session.to_dict(), ttl)
     return handle, session
 

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from idp import audit, persons, web
-from idp.authn import flow
+from idp.authn import disclosure, flow
 from idp.clients import get_client
 from idp.db import Client, Person, utcnow
 from idp.oidc.authorize import AuthorizationRequest, wanted_assurance
 from idp.provider import Provider, current_provider
+from idp.upstreams import login_buttons
 from kyc.assurance import Assurance, aal, ial
 from kyc.identifiers import TH_CITIZEN_ID, passport_namespace
 from sandbox.personas import PERSONAS, Persona, get_persona, persona_proofing
@@ -30,6 +31,8 @@ def _load(p: Provider, interaction_id: str) -> tuple[dict, AuthorizationRequest,
     req = AuthorizationRequest.from_dict(data["request"])
     # The agency's ui_locales came with the authorization request, not with this page's URL.
     g.locale = web.negotiate_locale(req.ui_locales)
+    if flow.is_account(req):  # a login to the account page: no agency row
+        return data, req, flow.account_client()
     with p.db.session() as s:
         client = s.get(Client, req.client_id)
     return (data, req, client) if client else None
@@ -52,12 +55,20 @@ def _login_page(p: Provider, interaction_id: str, client: Client, req: Authoriza
                            client=client, personas=personas, login_hint=req.login_hint,
                            sandbox=p.settings.sandbox, error=error,
                            wanted=wanted_assurance(req, p.issuer),
-                           ndid=bool(p.settings.ndid_url), upstreams=[])
+                           ndid=bool(p.settings.ndid_url), upstreams=login_buttons())
 
 
 def _consent_page(interaction_id: str, client: Client, req: AuthorizationRequest) -> Response:
+    """What this agency will receive about the person logged in, line by line (see
+    `idp.authn.disclosure`); the same names are what agreeing records."""
+    p = current_provider()
+    _, session = flow.current_session(p)
+    if session is None:
+        return _expired()
+    view = disclosure.describe(p, session.person_id, req.scopes,
+                               flow.requested_claim_names(req))
     return web.render_page("consent.html", interaction_id=interaction_id, client=client,
-                           scopes=req.scopes, claims=flow.requested_claim_names(req))
+                           view=view)
 
 
 @bp.get("/interaction/<interaction_id>")
@@ -159,4 +170,7 @@ def withdraw(client_id: str) -> Response:
         if get_client(s, client_id) is None:
             return web.error_page("invalid_request", "unknown_client", 404)
     flow.withdraw_consent(p, session.person_id, client_id)
+    # The account page's forms say to come back there; the target is one of two fixed paths.
+    if request.form.get("return_to") == "account":
+        return redirect(flow.ACCOUNT_PAGE + "?withdrawn=1#consents", code=303)
     return redirect("/consents?withdrawn=1", code=303)

@@ -1,5 +1,8 @@
 """Which claims a client receives: scopes (OIDC Core 5.4), the `claims` request parameter
 (5.5) with `essential`, `value` and `values`, and `claims_locales` for Thai and English names.
+
+`verified_claims` (OpenID Connect for Identity Assurance 1.0) travels in the same parameter but
+is answered by `idp.oidc.verified`, never from the person's self-held claims here.
 """
 
 from __future__ import annotations
@@ -23,15 +26,21 @@ MAX_CLAIMS_PARAM = 8 * 1024
 
 # Claims the provider computes itself; a request for them never reads person data.
 PROTOCOL_CLAIMS = frozenset({"sub", "acr", "amr", "auth_time", "sid", "iss", "aud", "nonce"})
+# The member of a `claims` target that asks for verified data (OIDC4IDA); it is a request
+# structure, not a claim name, and may be an array of request objects.
+VERIFIED_CLAIMS = "verified_claims"
 
 
 class ClaimsRequestError(ValueError):
     """The `claims` parameter is not a JSON object of the shape OIDC Core 5.5 defines."""
 
 
-def supported_claims() -> list[str]:
+def supported_claims(extra: tuple[str, ...] = ()) -> list[str]:
+    """Discovery's `claims_supported`; `extra` adds names known elsewhere (verified_claims
+    and the citizen ID claim, which only travels inside it)."""
     names = {c for cs in SCOPE_CLAIMS.values() for c in cs} | {"sub", "acr", "auth_time", "amr"}
     names |= {f"{c}#{loc}" for c in LOCALIZED for loc in SUPPORTED_LOCALES}
+    names |= set(extra)
     return sorted(names)
 
 
@@ -55,6 +64,8 @@ def parse_claims_param(raw: str | None) -> dict[str, dict[str, Any]]:
         if not isinstance(members, dict):
             raise ClaimsRequestError(f"claims.{target} must be a JSON object")
         for name, spec in members.items():
+            if name == VERIFIED_CLAIMS and isinstance(spec, list):
+                continue  # OIDC4IDA: an array of request objects; its inside is kyc's to judge
             if spec is not None and not isinstance(spec, dict):
                 raise ClaimsRequestError(f"claims.{target}.{name} must be null or an object")
         out[target] = members
@@ -109,7 +120,7 @@ def select_claims(
             if scope == "profile":
                 names.extend(f"{c}#{loc}" for c in LOCALIZED for loc in SUPPORTED_LOCALES)
     requested = requested or {}
-    names.extend(n for n in requested if n not in PROTOCOL_CLAIMS)
+    names.extend(n for n in requested if n not in PROTOCOL_CLAIMS and n != VERIFIED_CLAIMS)
     out: dict[str, Any] = {}
     for name in names:
         if name in available and _constraint_ok(available[name], requested.get(name)):

@@ -1,12 +1,15 @@
-"""The discovery document (OIDC Discovery 1.0, RFC 8414): only members this provider honours."""
+"""The discovery document (OIDC Discovery 1.0, RFC 8414, and the OP metadata of OpenID Connect
+for Identity Assurance 1.0): only members this provider honours."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from idp.oidc.claims import supported_claims
+from idp.oidc.claims import VERIFIED_CLAIMS, supported_claims
 from idp.provider import Provider
 from kyc.assurance import supported_acr_values
+from kyc.verified_claims import citizen_id_claim
+from kyc.verified_claims import discovery_metadata as identity_assurance_metadata
 
 SCOPES = ["openid", "profile", "email", "phone", "address", "offline_access"]
 
@@ -36,7 +39,7 @@ def discovery_document(p: Provider) -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "code_challenge_methods_supported": ["S256"],
         "claims_parameter_supported": True,
-        "claims_supported": supported_claims(),
+        "claims_supported": supported_claims((VERIFIED_CLAIMS, citizen_id_claim(iss))),
         "claim_types_supported": ["normal"],
         "claims_locales_supported": ["th", "en"],
         "ui_locales_supported": ["th", "en"],
@@ -49,4 +52,7 @@ def discovery_document(p: Provider) -> dict[str, Any]:
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
         "frontchannel_logout_supported": False,
+        # OpenID Connect for Identity Assurance 1.0, "OP metadata": what verified_claims
+        # can carry (trust framework, evidence, documents, claims).
+        **identity_assurance_metadata(iss),
     }

@@ -1,5 +1,9 @@
 """ID tokens (OIDC Core 2 and 3.1.3.6): signed with the client's registered algorithm, `kid` in
-the header, the pairwise `sub` that client knows, and only the claims asked for in `claims`."""
+the header, the pairwise `sub` that client knows, and only the claims asked for in `claims`.
+
+`acr` is the exact pair (IAL, AAL) the session reached, never the value asked for, and `amr`
+lists the methods used; `verified_claims` appears only when the `id_token` member of the
+`claims` parameter asks for it (OIDC4IDA), computed now from the person's proofing events."""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from idp.db import Client, Grant, Person
-from idp.oidc.claims import localize, select_claims
+from idp.oidc.claims import VERIFIED_CLAIMS, localize, select_claims
+from idp.oidc.verified import verified_claims_for
 from idp.provider import Provider
 from keys.jws import b64url
 
@@ -58,4 +63,10 @@ def build_id_token(p: Provider, i: IdTokenInput) -> str:
     if i.person is not None and i.requested:
         held = localize(i.person.claims, i.claims_locales)
         claims.update(select_claims(held, [], i.requested, include_scope_claims=False))
+        if i.requested.get(VERIFIED_CLAIMS) is not None:
+            with p.db.session() as s:
+                verified = verified_claims_for(s, p, client_id=i.client.client_id,
+                                               person_id=i.person.id, target=i.requested)
+            if verified is not None:
+                claims["verified_claims"] = verified
     return p.keys.sign_jwt(claims, alg)

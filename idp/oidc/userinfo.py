@@ -1,4 +1,7 @@
-"""The userinfo endpoint (OIDC Core 5.3): GET or POST, Bearer header or form body token."""
+"""The userinfo endpoint (OIDC Core 5.3): GET or POST, Bearer header or form body token.
+
+Scope claims and claims asked for in `claims.userinfo` come from the person's held claims;
+`verified_claims` only when `claims.userinfo` asks for it (OIDC4IDA), from proofing events."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 from idp.db import Client, Person
 from idp.oidc import tokens
 from idp.oidc.claims import localize, select_claims
+from idp.oidc.verified import verified_claims_for
 from idp.provider import Provider
 
 
@@ -57,4 +61,8 @@ def userinfo(p: Provider, raw_token: str) -> dict[str, Any]:
         out = {"sub": p.subject(client, person.id)}
         out.update(select_claims(held, scopes, request.get("userinfo"),
                                  include_scope_claims=True))
+        verified = verified_claims_for(s, p, client_id=client.client_id, person_id=person.id,
+                                       target=request.get("userinfo"))
+        if verified is not None:
+            out["verified_claims"] = verified
         return out

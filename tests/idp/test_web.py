@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 import idp
 from idp import i18n, web
+from idp.authn.disclosure import ConsentView, Label, Line, VerifiedGroup
 
 IDP_DIR = Path(idp.__file__).parent
 TEMPLATES = IDP_DIR / "templates"
@@ -321,8 +322,15 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "consent.html": {
         "interaction_id": "int-123",
         "client": CLIENT,
-        "scopes": ["openid", "profile", "email", "offline_access", "x-unknown"],
-        "claims": ["birthdate", "x-claim"],
+        "view": ConsentView(
+            scopes=tuple(Line(Label("scope_" + s, s), ()) for s in
+                         ["openid", "profile", "email", "offline_access", "x-unknown"]),
+            claims=(Line(Label("claim_birthdate", "birthdate"), ("birthdate",)),
+                    Line(Label("claim_x-claim", "x-claim"), ("x-claim",))),
+            verified=(VerifiedGroup("verified_by_bank", {"bank": "Bank A"}, "2.3", "2026-05-01",
+                                    (Line(Label("claim_given_name", "given_name#th", "th"),
+                                          ("given_name#th",)),)),),
+            verified_missing=True),
     },
     "logout_confirm.html": {
         "form_fields": {
@@ -355,7 +363,8 @@ def test_templates_render_in_both_languages(app: Flask, template: str, locale: s
     body, token = render(app, template, locale)
     assert f'<html lang="{locale}">' in body
     assert "/static/style.css" in body
-    assert "<script" not in body and "style=" not in body  # the CSP forbids inline code
+    # the CSP forbids inline code: scripts only as files (script-src 'self')
+    assert not re.search(r"<script(?![^>]*\ssrc=)", body) and "style=" not in body
     if template in FORMS:
         field = re.search(r'<input type="hidden" name="csrf_token" value="([^"]+)">', body)
         assert field is not None and field.group(1) == token

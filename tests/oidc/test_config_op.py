@@ -42,8 +42,16 @@ RP_INITIATED_LOGOUT = {"end_session_endpoint"}
 # Listed because advertising `frontchannel_logout_supported: false` states a fact an RP may
 # look for; it is not a member this provider made up.
 FRONT_CHANNEL_LOGOUT = {"frontchannel_logout_supported", "frontchannel_logout_session_supported"}
+# OpenID Connect for Identity Assurance 1.0, "OP metadata" (registered in the same registry).
+IDENTITY_ASSURANCE = {
+    "trust_frameworks_supported", "evidence_supported", "documents_supported",
+    "documents_methods_supported", "documents_validation_methods_supported",
+    "documents_verification_methods_supported", "documents_check_methods_supported",
+    "electronic_records_supported", "claims_in_verified_claims_supported",
+    "attachments_supported", "digest_algorithms_supported",
+}
 KNOWN_MEMBERS = (OIDC_DISCOVERY | RFC_8414 | RFC_9207 | BACK_CHANNEL_LOGOUT
-                 | RP_INITIATED_LOGOUT | FRONT_CHANNEL_LOGOUT)
+                 | RP_INITIATED_LOGOUT | FRONT_CHANNEL_LOGOUT | IDENTITY_ASSURANCE)
 
 ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
 STRING_ARRAYS = (

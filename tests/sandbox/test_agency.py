@@ -379,6 +379,21 @@ def test_refresh_shows_expiry_and_rotates_but_never_the_tokens(
     assert "Tokens refreshed" in client.get("/").get_data(as_text=True)
 
 
+def test_a_refused_refresh_ends_the_login_and_says_why(
+    client: FlaskClient, provider: FakeProvider
+) -> None:
+    log_in(client, provider)
+    client.get("/")
+    with client.session_transaction() as sess:
+        csrf = sess["csrf"]
+    provider.refresh_tokens.clear()  # the provider revoked them (consent withdrawn)
+    client.post("/refresh", data={"csrf": csrf})
+    html = client.get("/").get_data(as_text=True)
+    assert "Token refresh failed" in html and "invalid_grant" in html
+    assert "Welcome to the demo agency" in html  # logged out
+    assert "invalid_grant" not in client.get("/").get_data(as_text=True)  # said once
+
+
 def test_refresh_needs_the_csrf_token(client: FlaskClient, provider: FakeProvider) -> None:
     log_in(client, provider)
     client.get("/")

@@ -646,7 +646,13 @@ def test_bank_page_refusals(live: Live) -> None:
     assert site.status_code == 403
     time.sleep(0.1)
     assert not [b for b in live.statuses(request_id) if b["response_list"]]
-    same = live.bank_post(BANK_A, request_id, "reject", Origin=live.base)
+    both = live.bank_post(BANK_A, request_id, "accept", Origin=live.base,
+                          **{"Sec-Fetch-Site": "cross-site"})
+    assert both.status_code == 403  # a browser's own word on the site wins
+    # A browser posting the page's own form under `Referrer-Policy: no-referrer` sends
+    # `Origin: null` with `Sec-Fetch-Site: same-origin`: that is the person, not an attack.
+    same = live.bank_post(BANK_A, request_id, "reject", Origin="null",
+                          **{"Sec-Fetch-Site": "same-origin"})
     assert same.status_code == 303
     again = live.bank_post(BANK_A, request_id, "accept")
     assert again.status_code == 409
