@@ -318,6 +318,45 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class SigningCredential(Base):
+    """A citizen's signing key and its certificate (idp.signing_credentials).
+
+    `key_ref` is a keys.backend.KeyRef (a sealed software key or an HSM object id), never a
+    bare private key. `active_person_id` is the person's id while the credential is active and
+    NULL once revoked: its unique constraint makes "one active credential per person" hold
+    on every database, also when two requests race.
+    """
+
+    __tablename__ = "signing_credential"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id"), index=True)
+    active_person_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    key_ref: Mapped[dict[str, Any]] = mapped_column(JSON)
+    alg: Mapped[str] = mapped_column(String(10))
+    certificate_serial: Mapped[str] = mapped_column(String(40), index=True)  # certificate.serial
+    status: Mapped[str] = mapped_column(String(10), default="active")  # active | revoked
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class SignatureRecord(Base):
+    """One signature made with a citizen credential or an agency seal: the document's SHA-256,
+    never the document. `audit_seq` points at the audit event that says who asked for it."""
+
+    __tablename__ = "signature_record"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    credential_id: Mapped[str | None] = mapped_column(ForeignKey("signing_credential.id"),
+                                                      index=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    person_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(20))  # PAdES B-B, B-T, B-LT, B-LTA
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

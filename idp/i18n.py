@@ -861,6 +861,77 @@ MESSAGES: dict[str, dict[str, str]] = {
     "activity_cert_revoked": {"th": "ใบรับรองในชื่อของคุณถูกเพิกถอน",
                               "en": "A certificate in your name was revoked"},
     "activity_other": {"th": "กิจกรรมอื่น ({type})", "en": "Other activity ({type})"},
+    # --- signing certificate ---
+    "signing_cert_title": {"th": "ใบรับรองสำหรับลงลายมือชื่อของฉัน", "en": "My signing certificate"},
+    "signing_cert_intro": {
+        "th": "ใบรับรองนี้ให้คุณลงลายมือชื่ออิเล็กทรอนิกส์บนเอกสารด้วยชื่อที่ยืนยันแล้วของคุณ "
+        "ต้องยืนยันตัวตนถึงระดับ IAL {ial} และเข้าสู่ระบบครั้งนี้ที่ระดับ AAL {aal} ขึ้นไป",
+        "en": "This certificate lets you sign documents electronically in your verified "
+        "name. You need identity proven to IAL {ial} and this login at AAL {aal} or higher.",
+    },
+    "signing_cert_none": {"th": "คุณยังไม่มีใบรับรองสำหรับลงลายมือชื่อ",
+                          "en": "You have no signing certificate yet."},
+    "signing_cert_status": {"th": "สถานะ", "en": "Status"},
+    "signing_cert_status_active": {"th": "ใช้งานได้", "en": "Active"},
+    "signing_cert_status_revoked": {"th": "เพิกถอนแล้ว", "en": "Revoked"},
+    "signing_cert_serial": {"th": "หมายเลขใบรับรอง", "en": "Serial number"},
+    "signing_cert_issuer": {"th": "ผู้ออกใบรับรอง", "en": "Issued by"},
+    "signing_cert_valid_until": {"th": "ใช้ได้ถึง", "en": "Valid until"},
+    "signing_cert_revoked_on": {"th": "เพิกถอนเมื่อ", "en": "Revoked on"},
+    "signing_cert_get": {"th": "ขอใบรับรองสำหรับลงลายมือชื่อ", "en": "Get a signing certificate"},
+    "signing_cert_pnoth": {
+        "th": "ใส่เลขประจำตัวประชาชนของฉันในใบรับรอง (ผู้ที่ได้รับเอกสารที่ลงนามจะเห็นเลขนี้)",
+        "en": "Put my citizen ID number in the certificate (anyone who receives a document "
+        "I sign will see it)",
+    },
+    "signing_cert_revoke": {"th": "เพิกถอน", "en": "Revoke"},
+    "signing_cert_revoke_confirm": {
+        "th": "ฉันเข้าใจว่าเมื่อเพิกถอนแล้ว จะใช้ใบรับรองนี้ลงลายมือชื่อไม่ได้อีก และย้อนกลับไม่ได้",
+        "en": "I understand that once revoked, this certificate can never sign again; "
+        "this cannot be undone",
+    },
+    "signing_cert_notice_issued": {
+        "th": "ออกใบรับรองสำหรับลงลายมือชื่อให้คุณแล้ว",
+        "en": "Your signing certificate has been issued.",
+    },
+    "signing_cert_notice_revoked": {
+        "th": "เพิกถอนใบรับรองแล้ว ลายมือชื่อใหม่ด้วยใบรับรองนี้จะไม่ได้รับการยอมรับ",
+        "en": "Your certificate has been revoked. New signatures with it will not be accepted.",
+    },
+    "signing_cert_error_ial_too_low": {
+        "th": "ตัวตนของคุณยังยืนยันไม่ถึงระดับ IAL {ial} โปรดยืนยันตัวตนผ่านธนาคาร (NDID) "
+        "หรือ ThaID แล้วลองอีกครั้ง",
+        "en": "Your identity is not yet proven to IAL {ial}. Prove it through your bank "
+        "(NDID) or ThaID, then try again.",
+    },
+    "signing_cert_error_aal_too_low": {
+        "th": "การเข้าสู่ระบบครั้งนี้ต่ำกว่าระดับ AAL {aal} โปรดออกจากระบบแล้วเข้าสู่ระบบใหม่ด้วยพาสคีย์ "
+        "แล้วลองอีกครั้ง",
+        "en": "This login is below AAL {aal}. Log in again with a passkey, then try again.",
+    },
+    "signing_cert_error_no_verified_names": {
+        "th": "ยังไม่มีชื่อของคุณที่ได้รับการยืนยัน โปรดยืนยันตัวตนผ่านธนาคารหรือ ThaID ก่อน",
+        "en": "We hold no verified name for you. Prove your identity through your bank "
+        "or ThaID first.",
+    },
+    "signing_cert_error_no_citizen_id": {
+        "th": "ยังไม่มีเลขประจำตัวประชาชนที่ได้รับการยืนยันของคุณ จึงใส่ในใบรับรองไม่ได้ "
+        "โปรดขอใหม่โดยไม่เลือกช่องนี้",
+        "en": "We hold no verified citizen ID for you, so it cannot go in the certificate. "
+        "Ask again without ticking that box.",
+    },
+    "signing_cert_error_confirm_needed": {
+        "th": "โปรดทำเครื่องหมายยืนยันก่อนเพิกถอน ใบรับรองของคุณยังใช้งานได้",
+        "en": "Tick the confirmation box to revoke. Your certificate is still active.",
+    },
+    "activity_signing_credential_issued": {
+        "th": "ออกใบรับรองสำหรับลงลายมือชื่อให้คุณ",
+        "en": "Your signing certificate was issued",
+    },
+    "activity_signing_credential_revoked": {
+        "th": "ใบรับรองสำหรับลงลายมือชื่อของคุณถูกเพิกถอน",
+        "en": "Your signing certificate was revoked",
+    },
     # --- error page ----------------------------------------------------------------------
     "error_title": {"th": "ไม่สามารถดำเนินการต่อได้", "en": "We could not continue"},
     "error_code_label": {"th": "รหัสข้อผิดพลาด", "en": "Error code"},

@@ -7,10 +7,12 @@ the defaults that must never reach a real deployment, so the service can refuse 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from kyc.assurance import aal, ial
 
 DEMO_SECRET_KEY = "demo-secret-key-change-me-in-production"  # noqa: S105 (a public, known default)
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +39,17 @@ def _int(e: Mapping[str, str], name: str, default: int) -> int:
     if number <= 0:
         raise SettingsError(f"{name} must be positive")
     return number
+
+
+def _level(e: Mapping[str, str], name: str, default: str, parse: Callable[[str], object]
+           ) -> str:
+    """An IAL or AAL setting, checked against the scale (kyc.assurance) at start-up."""
+    value = (e.get(name) or "").strip() or default
+    try:
+        parse(value)
+    except (ValueError, ArithmeticError):
+        raise SettingsError(f"{name} is not a level on the scale (got {value[:10]!r})") from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,9 @@ class Settings:
     # Passkeys: a JSON file listing security key models (AAGUID and attestation roots) whose
     # verified attestation gives AAL 3 (see docs/passkeys.md); unset means none reach AAL 3.
     passkey_allow_list: str | None = None
+    # Citizen signing credentials: the person's IAL and this login's AAL needed to get one.
+    signing_min_ial: str = "2.3"
+    signing_min_aal: str = "2.2"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +126,8 @@ class Settings:
             ndid_request_timeout=_int(e, "IDP_NDID_REQUEST_TIMEOUT", base.ndid_request_timeout),
             upstreams_file=e.get("IDP_UPSTREAMS_FILE") or None,
             passkey_allow_list=e.get("IDP_PASSKEY_ALLOW_LIST") or None,
+            signing_min_ial=_level(e, "IDP_SIGNING_MIN_IAL", base.signing_min_ial, ial),
+            signing_min_aal=_level(e, "IDP_SIGNING_MIN_AAL", base.signing_min_aal, aal),
         )
 
     def production_problems(self) -> list[str]:

@@ -31,16 +31,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, redirect, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from idp import i18n, persons, ratelimit, web
+from idp import signing_credentials as creds
 from idp.authn import flow, passkeys
 from idp.authn import session as sso
 from idp.authn.passkey_views import registration_check
 from idp.db import AuditEvent, Authenticator, Client, Person, ProofingRecord, as_utc, utcnow
 from idp.oidc.authorize import AuthorizationRequest
+from idp.pki.views import current_pki
 from idp.provider import Provider, current_provider
 from idp.upstreams import registry
 from kyc.assurance import parse_acr
@@ -56,7 +58,12 @@ ACCOUNT_LOGIN_PER_ADDRESS = ratelimit.Limit("account-login-ip", 60, 300)
 """Each `/account/login` holds a login interaction in the store: bounded per address."""
 
 NOTICES = {"added": "passkey_notice_added", "renamed": "passkey_notice_renamed",
-           "removed": "passkey_notice_removed", "withdrawn": "consent_withdrawn"}
+           "removed": "passkey_notice_removed", "withdrawn": "consent_withdrawn",
+           "cert_issued": "signing_cert_notice_issued",
+           "cert_revoked": "signing_cert_notice_revoked"}
+SIGNING_ERRORS = frozenset({"ial_too_low", "aal_too_low", "no_verified_names", "no_citizen_id",
+                            "confirm_needed"})
+"""`?signing_error=` values the page explains (`signing_cert_error_<code>`); others ignored."""
 
 
 # --- view data ---------------------------------------------------------------------------------
@@ -179,7 +186,8 @@ def describe_event(event: AuditEvent, names: _Names) -> str:
 
 
 _PLAIN_EVENTS = frozenset({"logout", "passkey.login_failed", "passkey.clone_suspected",
-                           "passkey.registration_failed", "cert.issued", "cert.revoked"})
+                           "passkey.registration_failed", "cert.issued", "cert.revoked",
+                           "signing.credential_issued", "signing.credential_revoked"})
 
 
 def _bank_of(evidence: Iterable[Any]) -> str | None:
@@ -289,6 +297,54 @@ def _summary(p: Provider, current: sso.SsoSession, locale: str) -> dict[str, Any
             "logged_in_at": datetime.fromtimestamp(current.auth_time, tz=UTC)}
 
 
+def signing_certificate(p: Provider, person_id: str, error: str | None) -> dict[str, Any]:
+    """My signing certificate: the active one, else the last one (shown as revoked), the
+    levels it needs, and the message for a refusal just made (`SIGNING_ERRORS`)."""
+    info = creds.latest_credential(current_pki(), person_id)
+    return {"min_ial": p.settings.signing_min_ial, "min_aal": p.settings.signing_min_aal,
+            "error_key": f"signing_cert_error_{error}" if error else None,
+            "credential": None if info is None else {
+                "status": info.status, "status_key": f"signing_cert_status_{info.status}",
+                "serial": info.serial, "issuer": info.issuer,
+                "not_after": info.not_after, "revoked_at": info.revoked_at}}
+
+
+def _signing_back(query: str) -> Response:
+    return redirect(f"{flow.ACCOUNT_PAGE}?{query}#signing", code=303)
+
+
+@bp.post(flow.ACCOUNT_PAGE + "/signing-certificate")
+def signing_issue() -> Response:
+    """"Get a signing certificate": issued when this person and this login are strong
+    enough (idp.signing_credentials), else back to the page with the reason."""
+    web.check_csrf()
+    p = current_provider()
+    _, current = flow.current_session(p)
+    if current is None:
+        return login_required_page()
+    try:
+        creds.issue_credential(p, current_pki(), current.person_id, current.acr,
+                               consent_pnoth=request.form.get("pnoth") == "yes")
+    except creds.SigningRefused as refused:
+        return _signing_back(f"signing_error={refused.reason}")
+    return _signing_back("cert_issued=1")
+
+
+@bp.post(flow.ACCOUNT_PAGE + "/signing-certificate/revoke")
+def signing_revoke() -> Response:
+    """"Revoke": only with the confirmation box ticked; the certificate is revoked at once
+    (CRL and OCSP) and the key destroyed."""
+    web.check_csrf()
+    p = current_provider()
+    _, current = flow.current_session(p)
+    if current is None:
+        return login_required_page()
+    if request.form.get("confirm") != "yes":
+        return _signing_back("signing_error=confirm_needed")
+    creds.revoke_credential(current_pki(), current.person_id, "requested")
+    return _signing_back("cert_revoked=1")
+
+
 # --- pages -------------------------------------------------------------------------------------
 
 
@@ -321,11 +377,14 @@ def account() -> Response:
     person_id = current.person_id
     lines, older = activity(p, person_id, page, locale)
     notice = next((NOTICES[k] for k in NOTICES if request.args.get(k) == "1"), None)
+    signing_error = request.args.get("signing_error")
+    signing_error = signing_error if signing_error in SIGNING_ERRORS else None
     return web.render_page(
         "account.html", summary=_summary(p, current, locale),
         passkeys=passkey_items(p, person_id), refusal=registration_check(p, current),
         consents=flow.active_consents(p, person_id), activity=lines, page=page,
         older=older, proofing=proofing(p, person_id, locale), notice=notice,
+        signing=signing_certificate(p, person_id, signing_error), signing_error=signing_error,
         error="passkey_name_invalid" if request.args.get("error") == "name" else None,
         page_url=flow.ACCOUNT_PAGE + (f"?page={page}" if page > 1 else ""))
 
