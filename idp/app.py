@@ -34,8 +34,10 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
     from idp.authn.passkey_views import bp as passkey_bp
     from idp.authn.upstream_views import bp as upstream_bp
     from idp.authn.views import bp as authn_bp
+    from idp.csc.views import bp as csc_bp
     from idp.oidc.views import bp as oidc_bp
     from idp.pki.views import bp as pki_bp
+    from idp.sign_views import bp as sign_bp
 
     app.register_blueprint(oidc_bp)
     app.register_blueprint(authn_bp)
@@ -44,6 +46,8 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
     app.register_blueprint(upstream_bp)
     app.register_blueprint(passkey_bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(sign_bp)
+    app.register_blueprint(csc_bp)
     app.register_error_handler(StoreUnavailableError, _unavailable)
     app.register_error_handler(DBAPIError, _unavailable)
     app.add_url_rule("/healthz", "healthz", _health)

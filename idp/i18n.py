@@ -932,6 +932,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "ใบรับรองสำหรับลงลายมือชื่อของคุณถูกเพิกถอน",
         "en": "Your signing certificate was revoked",
     },
+    # --- the signing page ------------------------------------------------------------------
     # --- error page ----------------------------------------------------------------------
     "error_title": {"th": "ไม่สามารถดำเนินการต่อได้", "en": "We could not continue"},
     "error_code_label": {"th": "รหัสข้อผิดพลาด", "en": "Error code"},

@@ -92,6 +92,9 @@ class Settings:
     # Citizen signing credentials: the person's IAL and this login's AAL needed to get one.
     signing_min_ial: str = "2.3"
     signing_min_aal: str = "2.2"
+    # Bounds on a PDF to sign (upload or API): bytes and pages.
+    signing_max_bytes: int = 20 * 1024 * 1024
+    signing_max_pages: int = 500
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -128,6 +131,8 @@ class Settings:
             passkey_allow_list=e.get("IDP_PASSKEY_ALLOW_LIST") or None,
             signing_min_ial=_level(e, "IDP_SIGNING_MIN_IAL", base.signing_min_ial, ial),
             signing_min_aal=_level(e, "IDP_SIGNING_MIN_AAL", base.signing_min_aal, aal),
+            signing_max_bytes=_int(e, "IDP_SIGNING_MAX_BYTES", base.signing_max_bytes),
+            signing_max_pages=_int(e, "IDP_SIGNING_MAX_PAGES", base.signing_max_pages),
         )
 
     def production_problems(self) -> list[str]:
