@@ -70,10 +70,11 @@ def sandbox() -> None:
 
 
 def _register_groups() -> None:
-    from idp import cli_audit, cli_ca, cli_clients, cli_keys, cli_upstreams, demo
+    from idp import cli_audit, cli_ca, cli_clients, cli_keys, cli_seals, cli_upstreams, demo
     from sandbox.ndid.cli import ndid
 
     main.add_command(cli_clients.clients)
+    cli_clients.clients.add_command(cli_seals.seal)
     main.add_command(cli_audit.audit)
     main.add_command(cli_keys.keys)
     main.add_command(cli_ca.ca)

@@ -357,6 +357,24 @@ class SignatureRecord(Base):
     audit_seq: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+class SealCredential(Base):
+    """An agency's seal key (a KeyRef, never a bare key) and its certificate's serial."""
+
+    __tablename__ = "seal_credential"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("client.client_id", ondelete="CASCADE"), index=True)
+    active_client_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    key_ref: Mapped[dict[str, Any]] = mapped_column(JSON)
+    alg: Mapped[str] = mapped_column(String(10))
+    certificate_serial: Mapped[str] = mapped_column(String(40))
+    org_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})

@@ -576,8 +576,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "Your identity is now at IAL {ial}.",
     },
     "passkey_login_required": {
-        "th": "โปรดเข้าสู่ระบบผ่านบริการของหน่วยงานก่อน แล้วกลับมาที่หน้านี้เพื่อจัดการพาสคีย์",
-        "en": "Please log in through an agency's service first, "
+        "th": "โปรดเข้าสู่ระบบบัญชีของคุณก่อน (/account/login) แล้วกลับมาที่หน้านี้เพื่อจัดการพาสคีย์",
+        "en": "Please log in to your account first (/account/login), "
         "then come back to this page to manage your passkeys.",
     },
     "passkey_registered": {"th": "ลงทะเบียนพาสคีย์แล้ว", "en": "Your passkey is registered."},
@@ -933,6 +933,168 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Your signing certificate was revoked",
     },
     # --- the signing page ------------------------------------------------------------------
+    "csc_confirm_title": {"th": "ยืนยันการลงลายมือชื่อ", "en": "Confirm a signature"},
+    "csc_confirm_intro": {
+        "th": "{agency} ขอให้คุณลงลายมือชื่อด้วยใบรับรองของคุณ จำนวน {n} รายการ "
+              "ยืนยันเฉพาะเมื่อคุณเพิ่งส่งเอกสารให้หน่วยงานนี้ลงลายมือชื่อ",
+        "en": "{agency} asks you to sign {n} item(s) with your signing certificate. "
+              "Confirm only if you have just asked this agency to sign documents for you.",
+    },
+    "csc_confirm_hashes": {
+        "th": "ลายนิ้วมือ ({algorithm}) ของสิ่งที่จะลงลายมือชื่อ ตรงกับที่หน่วยงานแสดงให้คุณเห็น:",
+        "en": "The fingerprints ({algorithm}) of what will be signed, as the agency "
+              "showed them to you:",
+    },
+    "csc_confirm_warning": {
+        "th": "เมื่อยืนยันด้วยพาสคีย์ หน่วยงานจะลงลายมือชื่อได้เฉพาะรายการเหล่านี้ ครั้งเดียวเท่านั้น",
+        "en": "Once you confirm with your passkey, the agency can sign these items only, "
+              "and only once.",
+    },
+    "csc_confirm_button": {"th": "ยืนยันด้วยพาสคีย์", "en": "Confirm with passkey"},
+    "csc_working": {"th": "กำลังยืนยัน…", "en": "Confirming…"},
+    "csc_confirm_failed": {
+        "th": "ยืนยันไม่สำเร็จ หรือคำขอนี้ถูกใช้ไปแล้ว กรุณาเปิดหน้านี้ใหม่แล้วลองอีกครั้ง",
+        "en": "The confirmation failed or was already used. Reload this page and try again.",
+    },
+    "csc_confirm_gone": {
+        "th": "ไม่พบคำขอลงลายมือชื่อนี้ หรือหมดอายุแล้ว กรุณากลับไปที่หน่วยงานแล้วเริ่มใหม่",
+        "en": "This signing request does not exist or has expired. Go back to the agency "
+              "and start again.",
+    },
+    "csc_confirmed_title": {"th": "ยืนยันแล้ว", "en": "Confirmed"},
+    "csc_confirmed_text": {
+        "th": "คุณยืนยันการลงลายมือชื่อแล้ว กลับไปที่หน่วยงานเพื่อทำรายการต่อ",
+        "en": "You confirmed the signature. Go back to the agency to finish.",
+    },
+    "sign_title": {"th": "ลงลายมือชื่อในเอกสาร PDF", "en": "Sign a PDF document"},
+    "sign_intro": {
+        "th": "เลือกไฟล์ PDF ที่จะลงลายมือชื่อ คุณจะเห็นเอกสารก่อน แล้วยืนยันด้วยพาสคีย์",
+        "en": "Choose the PDF to sign. You will see it first, then confirm with your passkey.",
+    },
+    "sign_link": {"th": "ลงลายมือชื่อในเอกสาร PDF", "en": "Sign a PDF document"},
+    "sign_no_credential": {
+        "th": "คุณยังไม่มีใบรับรองสำหรับลงลายมือชื่อ ขอรับได้ที่หน้าบัญชีของคุณ แล้วกลับมาที่นี่",
+        "en": "You do not have a signing certificate yet. Get one on your account page, "
+              "then come back here.",
+    },
+    "sign_get_credential": {"th": "ไปที่หน้าบัญชี", "en": "Go to my account"},
+    "sign_file_label": {"th": "ไฟล์ PDF", "en": "PDF file"},
+    "sign_file_help": {
+        "th": "ไม่เกิน {mb} MB และ {pages} หน้า ไม่ใส่รหัสผ่าน",
+        "en": "At most {mb} MB and {pages} pages, not password-protected.",
+    },
+    "sign_level_label": {"th": "ระดับลายมือชื่อ", "en": "Signature level"},
+    "sign_level_b_b": {"th": "B-B: ลายมือชื่ออย่างเดียว", "en": "B-B: the signature only"},
+    "sign_level_b_t": {"th": "B-T: พร้อมเวลาที่รับรอง", "en": "B-T: with a trusted time"},
+    "sign_level_b_lt": {
+        "th": "B-LT: พร้อมเวลาและข้อมูลตรวจสอบระยะยาว (แนะนำ)",
+        "en": "B-LT: with a trusted time and long-term validation data (recommended)",
+    },
+    "sign_level_b_lta": {
+        "th": "B-LTA: เหมือน B-LT และประทับเวลาเอกสารเพื่อเก็บรักษานาน",
+        "en": "B-LTA: as B-LT, plus a document time-stamp for archiving",
+    },
+    "sign_visible_label": {
+        "th": "แสดงลายมือชื่อบนหน้าแรก (ชื่อ เวลา และคิวอาร์โค้ดสำหรับตรวจสอบ)",
+        "en": "Show the signature on the first page (name, time and a QR code to verify it)",
+    },
+    "sign_keep_label": {
+        "th": "เก็บเอกสารไว้จนกว่าฉันจะออกจากระบบ (ถ้าไม่เลือก จะลบทันทีหลังดาวน์โหลด)",
+        "en": "Keep the document until I log out (otherwise it is deleted once downloaded)",
+    },
+    "sign_upload_button": {"th": "อัปโหลดและดูเอกสาร", "en": "Upload and preview"},
+    "sign_certificate_used": {
+        "th": "จะลงลายมือชื่อด้วยใบรับรองของคุณ: {name} (เลขที่ {serial})",
+        "en": "Your certificate will be used: {name} (serial {serial})",
+    },
+    "sign_preview_title": {"th": "ตรวจดูเอกสารก่อนลงลายมือชื่อ", "en": "Check before you sign"},
+    "sign_preview_intro": {
+        "th": "นี่คือเอกสารที่จะถูกลงลายมือชื่อ ตรวจสอบให้แน่ใจว่าถูกต้อง",
+        "en": "This is the document that will be signed. Make sure it is the right one.",
+    },
+    "sign_document_name": {"th": "ชื่อไฟล์", "en": "File name"},
+    "sign_document_size": {"th": "ขนาด", "en": "Size"},
+    "sign_document_pages": {"th": "จำนวนหน้า", "en": "Pages"},
+    "sign_bytes": {"th": "{n} ไบต์", "en": "{n} bytes"},
+    "sign_certificate": {"th": "ใบรับรองที่ใช้", "en": "Certificate used"},
+    "sign_page_alt": {"th": "หน้า {n} ของเอกสาร", "en": "Page {n} of the document"},
+    "sign_more_pages": {
+        "th": "และอีก {n} หน้าที่ไม่ได้แสดงที่นี่ เปิดไฟล์ของคุณเพื่อดูทั้งหมด",
+        "en": "and {n} more pages not shown here; open your file to see them all",
+    },
+    "sign_confirm_title": {"th": "ยืนยันด้วยพาสคีย์", "en": "Confirm with your passkey"},
+    "sign_confirm_intro": {
+        "th": "การยืนยันนี้ใช้ได้กับเอกสารนี้เท่านั้น และใช้ได้ครั้งเดียว",
+        "en": "This confirmation is for this document only, and works once.",
+    },
+    "sign_confirm_button": {"th": "ยืนยันและลงลายมือชื่อ", "en": "Confirm and sign"},
+    "sign_working": {"th": "กำลังลงลายมือชื่อ…", "en": "Signing…"},
+    "sign_discard_button": {"th": "ยกเลิกและลบเอกสาร", "en": "Cancel and delete the document"},
+    "sign_confirmation_invalid": {
+        "th": "การยืนยันนี้ไม่ตรงกับเอกสาร หรือถูกใช้ไปแล้ว กรุณาเปิดหน้าเอกสารใหม่แล้วยืนยันอีกครั้ง",
+        "en": "This confirmation does not match the document or was already used. "
+              "Reload the document page and confirm again.",
+    },
+    "sign_no_passkey": {
+        "th": "คุณยังไม่มีพาสคีย์ เพิ่มพาสคีย์ที่หน้าบัญชีของคุณก่อน แล้วกลับมาลงลายมือชื่อ",
+        "en": "You have no passkey yet. Add one on your account page, then come back to sign.",
+    },
+    "sign_failed": {
+        "th": "ลงลายมือชื่อไม่สำเร็จในขณะนี้ (บริการเวลาหรือการตรวจสอบใบรับรองไม่ตอบ) "
+              "ไม่มีการลงลายมือชื่อใด ๆ กรุณาลองใหม่ภายหลัง",
+        "en": "The signature could not be made just now (the time-stamp or certificate "
+              "status service did not answer). Nothing was signed; please try again later.",
+    },
+    "sign_document_gone": {
+        "th": "ไม่พบเอกสารนี้แล้ว (หมดเวลา ดาวน์โหลดไปแล้ว หรือออกจากระบบ) กรุณาอัปโหลดใหม่",
+        "en": "This document is no longer here (it expired, was downloaded, or you logged "
+              "out). Please upload it again.",
+    },
+    "sign_done_title": {"th": "ลงลายมือชื่อแล้ว", "en": "Signed"},
+    "sign_done_intro": {
+        "th": "ลงลายมือชื่อใน {name} แล้ว ดาวน์โหลดเอกสารที่ลงลายมือชื่อได้ด้านล่าง",
+        "en": "{name} is signed. Download the signed document below.",
+    },
+    "sign_signed_sha256": {"th": "SHA-256 ของไฟล์ที่ลงลายมือชื่อ", "en": "SHA-256 of the signed file"},
+    "sign_download_button": {"th": "ดาวน์โหลด PDF ที่ลงลายมือชื่อ", "en": "Download the signed PDF"},
+    "sign_kept": {
+        "th": "เราเก็บเอกสารนี้ไว้จนกว่าคุณจะออกจากระบบ แล้วจะลบทิ้ง",
+        "en": "We keep this document until you log out, then it is deleted.",
+    },
+    "sign_not_kept": {
+        "th": "เมื่อดาวน์โหลดแล้ว เราจะลบเอกสารนี้ทันที",
+        "en": "Once you download it, we delete this document.",
+    },
+    "sign_another": {"th": "ลงลายมือชื่อเอกสารอื่น", "en": "Sign another document"},
+    "sign_error_no_file": {"th": "กรุณาเลือกไฟล์ PDF", "en": "Please choose a PDF file."},
+    "sign_error_too_large": {
+        "th": "ไฟล์ใหญ่เกิน {mb} MB กรุณาลดขนาดไฟล์แล้วลองใหม่",
+        "en": "The file is over {mb} MB. Make it smaller and try again.",
+    },
+    "sign_error_not_pdf": {
+        "th": "ไฟล์นี้ไม่ใช่เอกสาร PDF กรุณาเลือกไฟล์ PDF",
+        "en": "This file is not a PDF document. Please choose a PDF.",
+    },
+    "sign_error_damaged": {
+        "th": "ไฟล์ PDF นี้เสียหายหรือไม่ครบ กรุณาบันทึกหรือส่งออกใหม่แล้วลองอีกครั้ง",
+        "en": "This PDF is damaged or incomplete. Save or export it again and retry.",
+    },
+    "sign_error_encrypted": {
+        "th": "ไฟล์ PDF นี้มีรหัสผ่านหรือเข้ารหัสไว้ กรุณาเอาการป้องกันออกแล้วลองใหม่",
+        "en": "This PDF is password-protected or encrypted. Remove the protection and retry.",
+    },
+    "sign_error_too_many_pages": {
+        "th": "เอกสารมีมากกว่า {pages} หน้า กรุณาแบ่งเอกสารแล้วลองใหม่",
+        "en": "The document has more than {pages} pages. Split it and try again.",
+    },
+    "sign_error_text_too_long": {
+        "th": "ข้อความยาวเกินไป", "en": "The text is too long.",
+    },
+    "sign_error_preview": {
+        "th": "แสดงหน้านี้ไม่ได้ แต่เอกสารยังลงลายมือชื่อได้ เปิดไฟล์ของคุณเพื่อตรวจดู",
+        "en": "This page cannot be shown, but the document can still be signed; open your "
+              "file to check it.",
+    },
     # --- error page ----------------------------------------------------------------------
     "error_title": {"th": "ไม่สามารถดำเนินการต่อได้", "en": "We could not continue"},
     "error_code_label": {"th": "รหัสข้อผิดพลาด", "en": "Error code"},

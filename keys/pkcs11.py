@@ -55,6 +55,10 @@ POINT_SIZE = {"P-256": 65, "P-384": 97, "Ed25519": 32}  # raw public point, unco
 ID_BYTES = 16
 
 
+_DIGEST_INFO = {  # DER DigestInfo prefixes (RFC 8017 9.2 note 1)
+    "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
+    "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
+}
 _RSA_PKCS = {"sha256": Mechanism.SHA256_RSA_PKCS, "sha384": Mechanism.SHA384_RSA_PKCS}
 # (mechanism, (hash, MGF1 hash, salt length)): the salt as long as the hash (RFC 7518 3.5)
 _RSA_PSS = {
@@ -349,6 +353,25 @@ class Pkcs11Backend:
                 mechanism, params = _RSA_PSS[a.hash_name or ""]
                 return bytes(private.sign(data, mechanism=mechanism, mechanism_param=params))
             return bytes(private.sign(data, mechanism=Mechanism.EDDSA))
+
+        return self._state.run("signing", sign)
+
+    def sign_digest(self, key: KeyRef, digest: bytes) -> bytes:
+        """Sign a digest already made with the key's hash (CSC signHash): raw ECDSA, or RSA
+        PKCS#1 v1.5 over the DigestInfo; other kinds are refused."""
+        a = algorithm(key.alg)
+        self.check(key)
+        if len(digest) != a.hash().digest_size:
+            raise KeyBackendError(f"a {a.hash_name} digest is {a.hash().digest_size} bytes")
+
+        def sign(session: pkcs11.Session) -> bytes:
+            private = self._private(session, key)
+            if a.kind == "ec":
+                return ecdsa_raw_to_der(private.sign(digest, mechanism=Mechanism.ECDSA))
+            if a.kind == "rsa":
+                info = _DIGEST_INFO[a.hash_name or ""] + digest
+                return bytes(private.sign(info, mechanism=Mechanism.RSA_PKCS))
+            raise KeyBackendError(f"{key.alg} keys cannot sign a digest")
 
         return self._state.run("signing", sign)
 

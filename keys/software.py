@@ -16,7 +16,7 @@ import threading
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -127,6 +127,22 @@ class SoftwareBackend:
 
     def sign(self, key: KeyRef, data: bytes) -> bytes:
         return sign_with(self._unseal(key), key.alg, data)
+
+    def sign_digest(self, key: KeyRef, digest: bytes) -> bytes:
+        """Sign a digest already made with the key's hash (CSC signHash); same output form as
+        `sign`. Ed25519 has no prehashed form and is refused."""
+        a = algorithm(key.alg)
+        private_key = self._unseal(key)
+        if len(digest) != a.hash().digest_size:
+            raise KeyBackendError(f"a {a.hash_name} digest is {a.hash().digest_size} bytes")
+        pre = utils.Prehashed(a.hash())
+        if a.kind == "ec" and isinstance(private_key, ec.EllipticCurvePrivateKey):
+            return private_key.sign(digest, ec.ECDSA(pre))
+        if a.kind == "rsa" and isinstance(private_key, rsa.RSAPrivateKey):
+            return private_key.sign(digest, padding.PKCS1v15(), pre)
+        if a.kind == "rsa-pss" and isinstance(private_key, rsa.RSAPrivateKey):
+            return private_key.sign(digest, a.pss(), pre)
+        raise KeyBackendError(f"{key.alg} keys cannot sign a digest")
 
     def destroy(self, key: KeyRef) -> None:
         """Forget the unsealed copy and refuse the sealed one from now on in this process; the

@@ -61,11 +61,11 @@ def _allow_list() -> passkeys.AllowList:
     return allow
 
 
-def _rp(p: Provider) -> passkeys.RelyingParty:
+def relying_party_for(p: Provider) -> passkeys.RelyingParty:
     return passkeys.relying_party(p.issuer, i18n.translate("app_name", web.current_locale()))
 
 
-def _handle_key(p: Provider) -> bytes:
+def user_handle_key(p: Provider) -> bytes:
     return passkeys.handle_key(p.settings.subject_key or p.settings.secret_key)
 
 
@@ -73,7 +73,7 @@ def _limit_key(p: Provider) -> bytes:
     return ratelimit.limiter_key(p.settings.secret_key)
 
 
-def _limited(p: Provider, limit: ratelimit.Limit, who: str) -> Response | None:
+def rate_limited(p: Provider, limit: ratelimit.Limit, who: str) -> Response | None:
     wait = ratelimit.hit(p.store, _limit_key(p), limit, who)
     return ratelimit.too_many(wait) if wait is not None else None
 
@@ -81,20 +81,20 @@ def _limited(p: Provider, limit: ratelimit.Limit, who: str) -> Response | None:
 # --- JSON plumbing ---------------------------------------------------------------------------
 
 
-def _json(data: dict[str, Any], status: int = 200) -> FlaskResponse:
+def json_response(data: dict[str, Any], status: int = 200) -> FlaskResponse:
     response = FlaskResponse(json.dumps(data, ensure_ascii=False), status=status,
                              mimetype="application/json")
     return response
 
 
-def _json_error(code: str, status: int = 400, **fmt: Any) -> FlaskResponse:
+def json_error(code: str, status: int = 400, **fmt: Any) -> FlaskResponse:
     """An error the script shows as it is: `message` in the person's language."""
-    return _json({"error": code,
+    return json_response({"error": code,
                   "error_description": i18n.translate(code, "en", **fmt),
                   "message": i18n.translate(code, web.current_locale(), **fmt)}, status)
 
 
-def _check_csrf_header() -> None:
+def check_csrf_header() -> None:
     """The JSON endpoints' CSRF check: the session's token, sent in a header. A cross-site
     page can neither read the token nor set a custom header without a CORS preflight."""
     expected = session.get(web.CSRF_SESSION_KEY)
@@ -104,7 +104,7 @@ def _check_csrf_header() -> None:
         raise web.CsrfError()
 
 
-def _body(max_bytes: int) -> dict[str, Any] | None:
+def json_body(max_bytes: int) -> dict[str, Any] | None:
     """The JSON object sent, or None when it is too large, not JSON, or not an object."""
     if request.content_length is not None and request.content_length > max_bytes:
         return None
@@ -129,7 +129,7 @@ def _as_json_redirect(response: Response) -> Response:
     return response
 
 
-def _record(p: Provider, event: str, person_id: str | None, client_id: str | None = None,
+def record_event(p: Provider, event: str, person_id: str | None, client_id: str | None = None,
             **data: Any) -> None:
     with p.db.session() as s:
         audit.record(s, event, person_id=person_id, client_id=client_id, **data)
@@ -160,32 +160,32 @@ def _step_up_credentials(p: Provider, wanted: Assurance | None,
 @bp.post("/interaction/<interaction_id>/passkey/options")
 def login_options(interaction_id: str) -> Response:
     p = current_provider()
-    limited = _limited(p, ratelimit.PASSKEY_OPTIONS_PER_ADDRESS, ratelimit.client_address())
+    limited = rate_limited(p, ratelimit.PASSKEY_OPTIONS_PER_ADDRESS, ratelimit.client_address())
     if limited:
         return limited
-    _check_csrf_header()
+    check_csrf_header()
     loaded = _load(p, interaction_id)
     if loaded is None:
-        return _json_error("interaction_expired")
+        return json_error("interaction_expired")
     _, req, _client = loaded
     allowed = _step_up_credentials(p, wanted_assurance(req, p.issuer))
-    options, challenge = passkeys.authentication_options(_rp(p), allowed)
+    options, challenge = passkeys.authentication_options(relying_party_for(p), allowed)
     passkeys.issue_challenge(p.store, challenge, "login", {"interaction": interaction_id})
-    return _json({"publicKey": options})
+    return json_response({"publicKey": options})
 
 
 @bp.post("/interaction/<interaction_id>/passkey/verify")
 def login_verify(interaction_id: str) -> Response:
     p = current_provider()
-    limited = _limited(p, ratelimit.PASSKEY_LOGIN_PER_ADDRESS, ratelimit.client_address())
+    limited = rate_limited(p, ratelimit.PASSKEY_LOGIN_PER_ADDRESS, ratelimit.client_address())
     if limited:
         return limited
-    _check_csrf_header()
+    check_csrf_header()
     loaded = _load(p, interaction_id)
     if loaded is None:
-        return _json_error("interaction_expired")
+        return json_error("interaction_expired")
     _, req, client = loaded
-    body = _body(MAX_ASSERTION_BYTES)
+    body = json_body(MAX_ASSERTION_BYTES)
     credential = body.get("credential") if body else None
     stored: passkeys.StoredCredential | None = None
     try:
@@ -199,11 +199,11 @@ def login_verify(interaction_id: str) -> Response:
         if stored is None:
             raise passkeys.PasskeyError("passkey_unknown", audit="passkey.login_failed",
                                         reason="unknown_credential")
-        limited = _limited(p, ratelimit.PASSKEY_LOGIN_PER_ACCOUNT, stored.person_id)
+        limited = rate_limited(p, ratelimit.PASSKEY_LOGIN_PER_ACCOUNT, stored.person_id)
         if limited:
             return limited
-        assertion = passkeys.verify_assertion(_rp(p), credential, challenge, stored,
-                                              passkeys.user_handle(_handle_key(p),
+        assertion = passkeys.verify_assertion(relying_party_for(p), credential, challenge, stored,
+                                              passkeys.user_handle(user_handle_key(p),
                                                                    stored.person_id))
         with p.db.session() as s:
             if not passkeys.record_use(s, stored, assertion):
@@ -213,14 +213,14 @@ def login_verify(interaction_id: str) -> Response:
             person_ial = persons.person_ial(s, stored.person_id)
     except passkeys.PasskeyError as exc:
         if exc.audit:
-            _record(p, exc.audit, stored.person_id if stored else None, client.client_id,
+            record_event(p, exc.audit, stored.person_id if stored else None, client.client_id,
                     reason=exc.reason, authenticator=stored.row_id if stored else None)
-        return _json_error(exc.code, exc.status, **exc.fmt)
+        return json_error(exc.code, exc.status, **exc.fmt)
     wanted = wanted_assurance(req, p.issuer)
     if wanted is not None and stored.aal < wanted.aal:
-        return _json_error("passkey_level_too_low_aal", aal=wanted.aal)
+        return json_error("passkey_level_too_low_aal", aal=wanted.aal)
     if wanted is not None and person_ial < wanted.ial:
-        return _json_error("passkey_level_too_low_ial", ial=wanted.ial)
+        return json_error("passkey_level_too_low_ial", ial=wanted.ial)
     response = flow.complete_login(p, interaction_id, req, client, stored.person_id,
                                    stored.aal, amr_for(stored.method), stored.method)
     return _as_json_redirect(response)
@@ -248,10 +248,10 @@ def _registrant(p: Provider) -> tuple[str, sso.SsoSession] | Response:
     login not recent, or weaker than the person's strongest passkey)."""
     handle, current = flow.current_session(p)
     if current is None or handle is None:
-        return _json_error("passkey_login_required", 401)
+        return json_error("passkey_login_required", 401)
     refusal = registration_check(p, current)
     if refusal is not None:
-        return _json_error(refusal.code, 403, **refusal.fmt)
+        return json_error(refusal.code, 403, **refusal.fmt)
     return handle, current
 
 
@@ -282,12 +282,12 @@ def _offer_interaction(p: Provider, interaction_id: str) -> tuple[Any, Any, Any]
 
 def _register_options(interaction_id: str | None) -> Response:
     p = current_provider()
-    limited = _limited(p, ratelimit.PASSKEY_OPTIONS_PER_ADDRESS, ratelimit.client_address())
+    limited = rate_limited(p, ratelimit.PASSKEY_OPTIONS_PER_ADDRESS, ratelimit.client_address())
     if limited:
         return limited
-    _check_csrf_header()
+    check_csrf_header()
     if interaction_id is not None and _offer_interaction(p, interaction_id) is None:
-        return _json_error("interaction_expired")
+        return json_error("interaction_expired")
     who = _registrant(p)
     if isinstance(who, Response):
         return who
@@ -296,12 +296,12 @@ def _register_options(interaction_id: str | None) -> Response:
         existing = [r.credential_id for r in passkeys.credentials_of(s, current.person_id)]
     user_name, display_name = _user_names(p, current.person_id)
     options, challenge = passkeys.registration_options(
-        _rp(p), handle=passkeys.user_handle(_handle_key(p), current.person_id),
+        relying_party_for(p), handle=passkeys.user_handle(user_handle_key(p), current.person_id),
         user_name=user_name, display_name=display_name, exclude=existing,
         allow=_allow_list())
     passkeys.issue_challenge(p.store, challenge, "register",
                              _registration_binding(current, interaction_id))
-    return _json({"publicKey": options})
+    return json_response({"publicKey": options})
 
 
 def _default_name(method: str) -> str:
@@ -312,35 +312,36 @@ def _default_name(method: str) -> str:
 
 def _register_verify(interaction_id: str | None) -> Response:
     p = current_provider()
-    limited = _limited(p, ratelimit.PASSKEY_REGISTER_PER_ADDRESS, ratelimit.client_address())
+    limited = rate_limited(p, ratelimit.PASSKEY_REGISTER_PER_ADDRESS, ratelimit.client_address())
     if limited:
         return limited
-    _check_csrf_header()
+    check_csrf_header()
     offer = None
     if interaction_id is not None:
         offer = _offer_interaction(p, interaction_id)
         if offer is None:
-            return _json_error("interaction_expired")
+            return json_error("interaction_expired")
     who = _registrant(p)
     if isinstance(who, Response):
         return who
     handle, current = who
-    limited = _limited(p, ratelimit.PASSKEY_REGISTER_PER_ACCOUNT, current.person_id)
+    limited = rate_limited(p, ratelimit.PASSKEY_REGISTER_PER_ACCOUNT, current.person_id)
     if limited:
         return limited
-    body = _body(MAX_REGISTRATION_BYTES)
+    body = json_body(MAX_REGISTRATION_BYTES)
     credential = body.get("credential") if body else None
     name = None
     if body and body.get("name"):
         name = passkeys.clean_name(body.get("name"))
         if name is None:
-            return _json_error("passkey_name_invalid")
+            return json_error("passkey_name_invalid")
     try:
         if not isinstance(credential, dict):
             raise passkeys.PasskeyError("passkey_bad_request")
         challenge = passkeys.take_challenge(p.store, credential, "register",
                                             _registration_binding(current, interaction_id))
-        new = passkeys.verify_registration(_rp(p), credential, challenge, _allow_list())
+        new = passkeys.verify_registration(relying_party_for(p), credential, challenge,
+                                           _allow_list())
         with p.db.session() as s:
             if passkeys.find_credential(s, new.credential_id) is not None:
                 raise passkeys.PasskeyError("passkey_already_registered", status=409)
@@ -352,15 +353,15 @@ def _register_verify(interaction_id: str | None) -> Response:
                          aaguid=new.aaguid, backup_eligible=new.backup_eligible)
     except passkeys.PasskeyError as exc:
         if exc.audit:
-            _record(p, exc.audit, current.person_id, reason=exc.reason)
-        return _json_error(exc.code, exc.status, **exc.fmt)
+            record_event(p, exc.audit, current.person_id, reason=exc.reason)
+        return json_error(exc.code, exc.status, **exc.fmt)
     if offer is not None and interaction_id is not None:
         _, req, client = offer
         return _as_json_redirect(flow.proceed(p, req, client, current, handle,
                                               interaction_id=interaction_id))
     if request.args.get("return") == "account":  # registered from the account page
-        return _json({"redirect": flow.ACCOUNT_PAGE + "?added=1#passkeys"})
-    return _json({"redirect": ACCOUNT_PAGE + "?added=1"})
+        return json_response({"redirect": flow.ACCOUNT_PAGE + "?added=1#passkeys"})
+    return json_response({"redirect": ACCOUNT_PAGE + "?added=1"})
 
 
 @bp.post("/account/passkeys/options")
