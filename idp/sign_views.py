@@ -269,6 +269,43 @@ def page_image(handle: str, number: int) -> Response:
 # --- the confirmation (JSON, for passkey.js) ----------------------------------------------
 
 
+def confirm_documents(p: Provider, credential: Any, current: sso.SsoSession, signer: str,
+                      documents: list[bytes], context: dict[str, str],
+                      ) -> passkeys.StoredCredential:
+    """The passkey assertion that confirms exactly these documents (sole control): the
+    challenge is redeemed once and recomputed from `documents`, the passkey must be the
+    person's own with user verification, and its sign count must move on. The signing page
+    and the CSC confirmation page both end here. Raises passkeys.PasskeyError, carrying the
+    audit event to record."""
+    if not isinstance(credential, dict):
+        raise passkeys.PasskeyError("passkey_bad_request")
+    challenge_b64 = passkeys.client_data_of(credential).get("challenge")
+    if not isinstance(challenge_b64, str) or len(challenge_b64) > 200:
+        raise passkeys.PasskeyError("passkey_bad_request", reason="challenge")
+    challenge = passkeys.b64url_decode(challenge_b64)
+    try:
+        sole_control.redeem(p.store, challenge, signer, documents, context)
+    except sole_control.SoleControlError as exc:
+        raise passkeys.PasskeyError("sign_confirmation_invalid",
+                                    audit="signing.confirmation_refused",
+                                    reason=exc.code) from None
+    with p.db.session() as s:
+        row = passkeys.find_credential(s, passkeys.credential_id_of(credential))
+        stored = passkeys.StoredCredential.of(row) if row else None
+    if stored is None or stored.person_id != current.person_id:
+        raise passkeys.PasskeyError("passkey_unknown", audit="signing.confirmation_refused",
+                                    reason="unknown_credential")
+    assertion = passkeys.verify_assertion(
+        relying_party_for(p), credential, challenge, stored,
+        passkeys.user_handle(user_handle_key(p), stored.person_id))
+    with p.db.session() as s:
+        if not passkeys.record_use(s, stored, assertion):
+            raise passkeys.PasskeyError("passkey_clone_suspected",
+                                        audit="passkey.clone_suspected",
+                                        reason="sign_count_race")
+    return stored
+
+
 def _signer(doc: dict[str, Any]) -> str:
     return sole_control.signer_id(doc["person"], doc["credential"])
 
@@ -322,33 +359,8 @@ def confirm(handle: str) -> Response:
     credential = body.get("credential") if body else None
     pdf = base64.b64decode(doc["pdf"])
     try:
-        if not isinstance(credential, dict):
-            raise passkeys.PasskeyError("passkey_bad_request")
-        challenge_b64 = passkeys.client_data_of(credential).get("challenge")
-        if not isinstance(challenge_b64, str) or len(challenge_b64) > 200:
-            raise passkeys.PasskeyError("passkey_bad_request", reason="challenge")
-        challenge = passkeys.b64url_decode(challenge_b64)
-        try:
-            sole_control.redeem(p.store, challenge, _signer(doc), [pdf],
-                                _context(handle, current))
-        except sole_control.SoleControlError as exc:
-            raise passkeys.PasskeyError("sign_confirmation_invalid",
-                                        audit="signing.confirmation_refused",
-                                        reason=exc.code) from None
-        with p.db.session() as s:
-            row = passkeys.find_credential(s, passkeys.credential_id_of(credential))
-            stored = passkeys.StoredCredential.of(row) if row else None
-        if stored is None or stored.person_id != current.person_id:
-            raise passkeys.PasskeyError("passkey_unknown", audit="signing.confirmation_refused",
-                                        reason="unknown_credential")
-        assertion = passkeys.verify_assertion(
-            relying_party_for(p), credential, challenge, stored,
-            passkeys.user_handle(user_handle_key(p), stored.person_id))
-        with p.db.session() as s:
-            if not passkeys.record_use(s, stored, assertion):
-                raise passkeys.PasskeyError("passkey_clone_suspected",
-                                            audit="passkey.clone_suspected",
-                                            reason="sign_count_race")
+        stored = confirm_documents(p, credential, current, _signer(doc), [pdf],
+                                   _context(handle, current))
     except passkeys.PasskeyError as exc:
         if exc.audit:
             record_event(p, exc.audit, current.person_id, reason=exc.reason)

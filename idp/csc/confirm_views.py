@@ -41,13 +41,13 @@ from idp.authn.passkey_views import (
     rate_limited,
     record_event,
     relying_party_for,
-    user_handle_key,
 )
 from idp.clients import get_client
 from idp.csc import confirm as pending_confirm
 from idp.csc.views import PREFIX, bp
 from idp.pki.views import current_pki
 from idp.provider import Provider, current_provider
+from idp.sign_views import confirm_documents
 from signing import sole_control
 
 PAGE = PREFIX + "/confirm"
@@ -183,33 +183,8 @@ def confirm_passkey(pending_id: str) -> Response:
     bound = _bound(pending)
     client_id = str(pending["client_id"])
     try:
-        if not isinstance(credential, dict):
-            raise passkeys.PasskeyError("passkey_bad_request")
-        challenge_b64 = passkeys.client_data_of(credential).get("challenge")
-        if not isinstance(challenge_b64, str) or len(challenge_b64) > 200:
-            raise passkeys.PasskeyError("passkey_bad_request", reason="challenge")
-        challenge = passkeys.b64url_decode(challenge_b64)
-        try:
-            sole_control.redeem(p.store, challenge, _signer(pending), [bound.encode()],
-                                _context(pending_id, current))
-        except sole_control.SoleControlError as exc:
-            raise passkeys.PasskeyError("sign_confirmation_invalid",
-                                        audit="signing.confirmation_refused",
-                                        reason=exc.code) from None
-        with p.db.session() as s:
-            row = passkeys.find_credential(s, passkeys.credential_id_of(credential))
-            stored = passkeys.StoredCredential.of(row) if row else None
-        if stored is None or stored.person_id != current.person_id:
-            raise passkeys.PasskeyError("passkey_unknown", audit="signing.confirmation_refused",
-                                        reason="unknown_credential")
-        assertion = passkeys.verify_assertion(
-            relying_party_for(p), credential, challenge, stored,
-            passkeys.user_handle(user_handle_key(p), stored.person_id))
-        with p.db.session() as s:
-            if not passkeys.record_use(s, stored, assertion):
-                raise passkeys.PasskeyError("passkey_clone_suspected",
-                                            audit="passkey.clone_suspected",
-                                            reason="sign_count_race")
+        stored = confirm_documents(p, credential, current, _signer(pending), [bound.encode()],
+                                   _context(pending_id, current))
     except passkeys.PasskeyError as exc:
         if exc.audit:
             record_event(p, exc.audit, current.person_id, client_id, reason=exc.reason)
