@@ -42,7 +42,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in this thread
+# while it is open, and pyhanko's synchronous calls (asyncio.run) in later test modules refuse
+# to run beside it.
+@pytest.fixture(scope="module")
 def playwright_browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
