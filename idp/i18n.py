@@ -980,8 +980,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sign_get_credential": {"th": "ไปที่หน้าบัญชี", "en": "Go to my account"},
     "sign_file_label": {"th": "ไฟล์ PDF", "en": "PDF file"},
     "sign_file_help": {
-        "th": "ไม่เกิน {mb} MB และ {pages} หน้า ไม่ใส่รหัสผ่าน",
-        "en": "At most {mb} MB and {pages} pages, not password-protected.",
+        "th": "เลือกได้ครั้งละไม่เกิน {files} ไฟล์ รวมกันไม่เกิน {mb} MB "
+              "แต่ละไฟล์ไม่เกิน {pages} หน้า ไม่ใส่รหัสผ่าน",
+        "en": "Up to {files} files at once, {mb} MB in all, each at most {pages} pages and "
+              "not password-protected.",
     },
     "sign_level_label": {"th": "ระดับลายมือชื่อ", "en": "Signature level"},
     "sign_level_b_b": {"th": "B-B: ลายมือชื่ออย่างเดียว", "en": "B-B: the signature only"},
@@ -1012,6 +1014,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "นี่คือเอกสารที่จะถูกลงลายมือชื่อ ตรวจสอบให้แน่ใจว่าถูกต้อง",
         "en": "This is the document that will be signed. Make sure it is the right one.",
     },
+    "sign_preview_intro_many": {
+        "th": "นี่คือเอกสาร {n} ฉบับที่จะถูกลงลายมือชื่อ ตรวจสอบให้แน่ใจว่าถูกต้องทุกฉบับ",
+        "en": "These are the {n} documents that will be signed. Make sure each is the right "
+              "one.",
+    },
     "sign_document_name": {"th": "ชื่อไฟล์", "en": "File name"},
     "sign_document_size": {"th": "ขนาด", "en": "Size"},
     "sign_document_pages": {"th": "จำนวนหน้า", "en": "Pages"},
@@ -1026,6 +1033,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "sign_confirm_intro": {
         "th": "การยืนยันนี้ใช้ได้กับเอกสารนี้เท่านั้น และใช้ได้ครั้งเดียว",
         "en": "This confirmation is for this document only, and works once.",
+    },
+    "sign_confirm_intro_many": {
+        "th": "ยืนยันครั้งเดียวเพื่อลงลายมือชื่อในเอกสารทั้ง {n} ฉบับนี้ "
+              "ใช้ได้กับเอกสารเหล่านี้เท่านั้น และใช้ได้ครั้งเดียว",
+        "en": "One confirmation signs all {n} of these documents; it is for these documents "
+              "only, and works once.",
     },
     "sign_confirm_button": {"th": "ยืนยันและลงลายมือชื่อ", "en": "Confirm and sign"},
     "sign_working": {"th": "กำลังลงลายมือชื่อ…", "en": "Signing…"},
@@ -1055,6 +1068,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "ลงลายมือชื่อใน {name} แล้ว ดาวน์โหลดเอกสารที่ลงลายมือชื่อได้ด้านล่าง",
         "en": "{name} is signed. Download the signed document below.",
     },
+    "sign_done_intro_many": {
+        "th": "ลงลายมือชื่อในเอกสารทั้ง {n} ฉบับแล้ว ดาวน์โหลดได้ด้านล่าง",
+        "en": "All {n} documents are signed. Download them below.",
+    },
+    "sign_download_all": {
+        "th": "ดาวน์โหลดทั้งหมดเป็นไฟล์ ZIP", "en": "Download them all as a ZIP file",
+    },
+    "sign_downloaded": {
+        "th": "ดาวน์โหลดแล้ว และลบออกจากระบบแล้ว", "en": "Downloaded, and deleted here.",
+    },
     "sign_signed_sha256": {"th": "SHA-256 ของไฟล์ที่ลงลายมือชื่อ", "en": "SHA-256 of the signed file"},
     "sign_download_button": {"th": "ดาวน์โหลด PDF ที่ลงลายมือชื่อ", "en": "Download the signed PDF"},
     "sign_kept": {
@@ -1067,9 +1090,13 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "sign_another": {"th": "ลงลายมือชื่อเอกสารอื่น", "en": "Sign another document"},
     "sign_error_no_file": {"th": "กรุณาเลือกไฟล์ PDF", "en": "Please choose a PDF file."},
+    "sign_error_too_many_files": {
+        "th": "เลือกได้ครั้งละไม่เกิน {files} ไฟล์", "en": "Choose at most {files} files at once.",
+    },
     "sign_error_too_large": {
-        "th": "ไฟล์ใหญ่เกิน {mb} MB กรุณาลดขนาดไฟล์แล้วลองใหม่",
-        "en": "The file is over {mb} MB. Make it smaller and try again.",
+        "th": "ไฟล์ใหญ่เกิน {mb} MB (รวมทุกไฟล์) กรุณาลดขนาดหรือส่งทีละน้อยลงแล้วลองใหม่",
+        "en": "The upload is over {mb} MB (all files together). Make it smaller or send fewer "
+              "files at once, and try again.",
     },
     "sign_error_not_pdf": {
         "th": "ไฟล์นี้ไม่ใช่เอกสาร PDF กรุณาเลือกไฟล์ PDF",

@@ -59,7 +59,39 @@ def save(store: EphemeralStore, handle: str, session: SsoSession, ttl: int) -> N
 
 
 def end(store: EphemeralStore, handle: str | None) -> SsoSession | None:
+    """End the session, and delete every store key it owns (see `own`)."""
     if not handle or len(handle) > 100:
         return None
     data = store.take(_key(handle))
-    return SsoSession(**data) if data else None
+    if not data:
+        return None
+    session = SsoSession(**data)
+    _release(store, session.sid)
+    return session
+
+
+# --- what a session owns ---------------------------------------------------------------------
+# Some things a person leaves with us live exactly as long as their session: documents kept
+# on the signing page until they log out, for one. Each is registered under a numbered slot
+# (`incr` hands out slot numbers atomically, so concurrent requests never overwrite each
+# other's registration); ending the session deletes every registered key. The TTLs still bound
+# everything when a session simply expires.
+
+
+def _owned(sid: str) -> str:
+    return "session-owned:" + digest(sid)
+
+
+def own(store: EphemeralStore, sid: str, key: str, ttl: int) -> None:
+    """Delete `key` when the session `sid` ends (logout, or a new login in this browser)."""
+    slot = store.incr(_owned(sid), ttl)
+    store.put(f"{_owned(sid)}:{slot}", {"key": key}, ttl)
+
+
+def _release(store: EphemeralStore, sid: str) -> None:
+    slots = store.incr(_owned(sid), 1) - 1  # the next slot number, less this call's own
+    for slot in range(1, slots + 1):
+        item = store.take(f"{_owned(sid)}:{slot}")
+        if item and isinstance(item.get("key"), str):
+            store.delete(item["key"])
+    store.delete(_owned(sid))

@@ -32,22 +32,19 @@ from idp import ratelimit, web
 from idp import signing_credentials as creds
 from idp.authn import flow, passkeys
 from idp.authn import session as sso
-from idp.authn.passkey_views import (
-    MAX_ASSERTION_BYTES,
-    check_csrf_header,
-    json_body,
-    json_error,
-    json_response,
-    rate_limited,
-    record_event,
-    relying_party_for,
-)
+from idp.authn.passkey_views import json_error, json_response, record_event
 from idp.clients import get_client
 from idp.csc import confirm as pending_confirm
 from idp.csc.views import PREFIX, bp
 from idp.pki.views import current_pki
 from idp.provider import Provider, current_provider
-from idp.sign_views import confirm_documents
+from idp.sign_confirmation import (
+    ceremony_session,
+    confirm_documents,
+    options_response,
+    refused,
+    sent_assertion,
+)
 from signing import sole_control
 
 PAGE = PREFIX + "/confirm"
@@ -138,58 +135,36 @@ def confirm_page(pending_id: str) -> Response:
 @bp.post(PAGE + "/<pending_id>/options")
 def confirm_options(pending_id: str) -> Response:
     p = current_provider()
-    limited = rate_limited(p, ratelimit.PASSKEY_OPTIONS_PER_ADDRESS, ratelimit.client_address())
-    if limited:
-        return limited
-    check_csrf_header()
-    current = _who(p)
-    if current is None:
-        return json_error("passkey_login_required", 401)
+    current = ceremony_session(p, ratelimit.PASSKEY_OPTIONS_PER_ADDRESS)
+    if not isinstance(current, sso.SsoSession):
+        return current
     pending = _load(p, pending_id, current)
     if pending is None or pending.get("confirmed"):
         return json_error("csc_confirm_gone", 404)
     if not _credential_current(pending):
         return json_error("sign_no_credential", 403)
-    with p.db.session() as s:
-        allowed = [(r.credential_id, list(r.transports))
-                   for r in passkeys.credentials_of(s, current.person_id)]
-    if not allowed:
-        return json_error("sign_no_passkey", 403)
     document = sole_control.document_hash(_bound(pending).encode())
-    challenge = sole_control.issue(p.store, _signer(pending), [document],
-                                   _context(pending_id, current),
-                                   ttl=min(sole_control.CHALLENGE_TTL,
-                                           pending_confirm.CONFIRM_TTL))
-    publickey, _random = passkeys.authentication_options(relying_party_for(p), allowed)
-    publickey["challenge"] = passkeys.b64url(challenge)
-    return json_response({"publicKey": publickey})
+    return options_response(p, current, _signer(pending), [document],
+                            _context(pending_id, current),
+                            ttl=min(sole_control.CHALLENGE_TTL, pending_confirm.CONFIRM_TTL))
 
 
 @bp.post(PAGE + "/<pending_id>/confirm")
 def confirm_passkey(pending_id: str) -> Response:
     p = current_provider()
-    limited = rate_limited(p, ratelimit.PASSKEY_LOGIN_PER_ADDRESS, ratelimit.client_address())
-    if limited:
-        return limited
-    check_csrf_header()
-    current = _who(p)
-    if current is None:
-        return json_error("passkey_login_required", 401)
+    current = ceremony_session(p, ratelimit.PASSKEY_LOGIN_PER_ADDRESS)
+    if not isinstance(current, sso.SsoSession):
+        return current
     pending = _load(p, pending_id, current)
     if pending is None or pending.get("confirmed"):
         return json_error("csc_confirm_gone", 404)
-    body = json_body(MAX_ASSERTION_BYTES)
-    credential = body.get("credential") if body else None
     bound = _bound(pending)
     client_id = str(pending["client_id"])
     try:
-        stored = confirm_documents(p, credential, current, _signer(pending), [bound.encode()],
-                                   _context(pending_id, current))
+        stored = confirm_documents(p, sent_assertion(), current, _signer(pending),
+                                   [bound.encode()], _context(pending_id, current))
     except passkeys.PasskeyError as exc:
-        if exc.audit:
-            record_event(p, exc.audit, current.person_id, client_id, reason=exc.reason)
-        return json_error(exc.code, exc.status if exc.code != "sign_confirmation_invalid"
-                          else 403, **exc.fmt)
+        return refused(p, exc, current.person_id, client_id)
     if not _credential_current(pending):
         return json_error("sign_no_credential", 403)
     p.store.put(pending_confirm.confirmed_key(bound), {"method": stored.method},

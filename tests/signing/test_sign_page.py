@@ -72,6 +72,14 @@ class Signer:
             f"{self.op.base}/sign?lang=en", files={"file": (name, data, "application/pdf")},
             data={"csrf_token": token, **fields}, allow_redirects=False, timeout=60)
 
+    def upload_many(self, documents: list[tuple[str, bytes]], **fields: str
+                    ) -> requests.Response:
+        token = self.csrf()
+        return self.browser.http.post(
+            f"{self.op.base}/sign?lang=en",
+            files=[("file", (name, data, "application/pdf")) for name, data in documents],
+            data={"csrf_token": token, **fields}, allow_redirects=False, timeout=60)
+
     def uploaded(self, data: bytes, **fields: str) -> str:
         resp = self.upload(data, **fields)
         assert resp.status_code == 303, (resp.status_code, resp.text[:2000])
@@ -162,7 +170,7 @@ def test_upload_preview_confirm_download_judged_b_lt(signer: Signer) -> None:
     result = s.browser.go(done.json()["redirect"] + "?lang=en")
     assert result.status_code == 200 and "/download" in result.text
 
-    download = s.browser.http.get(f"{s.op.base}/sign/{handle}/download", timeout=30)
+    download = s.browser.http.get(f"{s.op.base}/sign/{handle}/1/download", timeout=30)
     assert download.status_code == 200
     assert download.headers["Content-Type"] == "application/pdf"
     assert download.headers["Content-Disposition"].startswith("attachment;")
@@ -183,7 +191,7 @@ def test_upload_preview_confirm_download_judged_b_lt(signer: Signer) -> None:
 
     # gone after download (not kept)
     assert s.stored(handle) is None
-    again = s.browser.http.get(f"{s.op.base}/sign/{handle}/download", timeout=30)
+    again = s.browser.http.get(f"{s.op.base}/sign/{handle}/1/download", timeout=30)
     assert again.status_code == 404
 
     # the audit trail and the signature record: the hash, never the bytes nor the ID
@@ -225,7 +233,7 @@ def test_a_confirmation_cannot_be_replayed(signer: Signer) -> None:
     assert replay.status_code == 403
     assert len(_audit(s, "signing.signed")) == 1
     # kept: the download does not delete it
-    assert s.browser.http.get(f"{s.op.base}/sign/{handle}/download", timeout=30
+    assert s.browser.http.get(f"{s.op.base}/sign/{handle}/1/download", timeout=30
                               ).status_code == 200
     assert s.stored(handle) is not None
 
@@ -242,7 +250,7 @@ def test_no_passkey_confirmation_no_signature(signer: Signer) -> None:
                   "pubKeyCredParams": [{"alg": -7}], "challenge": "AA"})
     forged = other.get({**s.options(handle), "allowCredentials": []})
     assert s.confirm(handle, forged).status_code in (400, 401, 403)
-    assert s.browser.http.get(f"{s.op.base}/sign/{handle}/download",
+    assert s.browser.http.get(f"{s.op.base}/sign/{handle}/1/download",
                               timeout=30).status_code == 404
     assert not _audit(s, "signing.signed")
 
@@ -302,7 +310,7 @@ def test_not_logged_in_is_401_and_no_credential_is_explained(signer: Signer) -> 
     anonymous = requests.get(f"{s.op.base}/sign?lang=en", timeout=10, allow_redirects=False)
     assert anonymous.status_code == 401 and "/account/login" in anonymous.text
     handle = s.uploaded(judges.make_pdf())
-    assert requests.get(f"{s.op.base}/sign/{handle}/page/1.png", timeout=10
+    assert requests.get(f"{s.op.base}/sign/{handle}/1/page/1.png", timeout=10
                         ).status_code == 401
     # another session (even of the same person) cannot see or sign it
     other = Browser(s.op.base)
@@ -312,3 +320,149 @@ def test_not_logged_in_is_401_and_no_credential_is_explained(signer: Signer) -> 
     creds.revoke_credential(s.pki, s.person_id)
     page = s.browser.go("/sign?lang=en")
     assert page.status_code == 403 and "/account#signing" in page.text
+
+
+# --- batches, levels, the visible signature, logout ------------------------------------------
+
+
+def _judged(s: Signer, signed: bytes, name: str) -> list[judges.PdfsigSignature]:
+    path = s.work / name
+    path.write_bytes(signed)
+    sigs, text = judges.pdfsig(path, judges.nss_db(s.work / f"nss-{name}", s.pki.ca("root").cert))
+    # pdfsig does not check document time-stamps (B-LTA's last one): it lists them as unknown
+    sigs = [sig for sig in sigs if sig.type != "unknown"]
+    assert sigs and all(sig.valid for sig in sigs), text
+    return sigs
+
+
+def _levels(s: Signer, signed: bytes) -> list[Level | None]:
+    context = offline_context([s.pki.ca("root").cert],
+                              [s.pki.ca(i).cert for i in ("citizen", "tsa")])
+    return [r.level for r in validate_pdf(signed, context) if r.kind == "signature"]
+
+
+def test_a_batch_is_previewed_confirmed_once_and_signed_whole(signer: Signer) -> None:
+    import io
+    import zipfile
+
+    s = signer
+    documents = [(f"form-{n}.pdf", judges.make_pdf(pages=n, text=f"Form {n}")) for n in (1, 2, 3)]
+    digests = [hashlib.sha256(data).hexdigest() for _name, data in documents]
+    resp = s.upload_many(documents, level="B-T")
+    assert resp.status_code == 303, resp.text[:2000]
+    handle = resp.headers["Location"].rsplit("/", 1)[-1]
+    page = s.browser.go(f"/sign/{handle}?lang=en")
+    assert page.status_code == 200
+    assert all(d in page.text for d in digests)
+    assert "These are the 3 documents" in page.text and "all 3 of these" in page.text
+    images = re.findall(r'<img src="(/sign/[^"]+\.png)"', page.text)
+    assert images == [f"/sign/{handle}/{n}/page/{p}.png" for n in (1, 2, 3)
+                      for p in range(1, n + 1)]
+    assert s.browser.http.get(s.op.base + images[-1], timeout=30).content.startswith(b"\x89PNG")
+
+    # one passkey confirmation over the three hashes signs all three
+    done = s.confirm(handle, s.key.get(s.options(handle)))
+    assert done.status_code == 200, done.text
+    result = s.browser.go(done.json()["redirect"] + "?lang=en")
+    assert "All 3 documents are signed" in result.text and "download.zip" in result.text
+    archive = s.browser.http.get(f"{s.op.base}/sign/{handle}/download.zip", timeout=30)
+    assert archive.status_code == 200 and archive.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
+        assert sorted(z.namelist()) == [f"form-{n}-signed.pdf" for n in (1, 2, 3)]
+        for (name, original), entry in zip(documents, sorted(z.namelist()), strict=True):
+            signed = z.read(entry)
+            assert signed.startswith(original)
+            _judged(s, signed, name)
+            assert _levels(s, signed) == [Level.B_T]
+    assert s.stored(handle) is None  # not kept: gone with the ZIP
+
+    events = _audit(s, "signing.signed")
+    assert sorted(e.data["document_sha256"] for e in events) == sorted(digests)
+    assert {e.data["batch"] for e in events} == {3}
+    with s.p.db.session() as db:
+        assert sorted(r.document_sha256 for r in db.scalars(select(SignatureRecord))) == \
+            sorted(digests)
+
+
+def test_a_batch_confirmation_is_bound_to_exactly_its_documents(signer: Signer) -> None:
+    s = signer
+    a, b, c = (judges.make_pdf(text=t) for t in ("A", "B", "C"))
+    first = s.upload_many([("a.pdf", a), ("b.pdf", b)])
+    second = s.upload_many([("a.pdf", a), ("c.pdf", c)])
+    one, two = (r.headers["Location"].rsplit("/", 1)[-1] for r in (first, second))
+    assertion = s.key.get(s.options(one))
+    assert s.confirm(two, assertion).status_code == 403
+    assert not _audit(s, "signing.signed")
+
+
+def test_a_batch_too_many_files_or_one_bad_file_is_refused_whole(signer: Signer) -> None:
+    from idp.sign_views import BATCH_MAX
+
+    s = signer
+    before = _store_keys(s)
+    many = [(f"{n}.pdf", judges.make_pdf(text=str(n))) for n in range(BATCH_MAX + 1)]
+    resp = s.upload_many(many)
+    assert resp.status_code == 400 and "sign_error_too_many_files" in resp.text
+    assert f"at most {BATCH_MAX} files" in resp.text
+    resp = s.upload_many([("good.pdf", judges.make_pdf()), ("bad.pdf", b"not a pdf")])
+    assert resp.status_code == 400 and "sign_error_not_pdf" in resp.text
+    assert attr(resp.text, "data-sign-error") == "sign_error_not_pdf"
+    assert re.search(r"data-sign-error-file>bad\.pdf<", resp.text)
+    # the size limit holds for the batch as a whole
+    half = judges.make_pdf() + b"%" + b"x" * (MAX_BYTES // 2) + b"\n%%EOF\n"
+    resp = s.upload_many([("one.pdf", half), ("two.pdf", half)])
+    assert resp.status_code == 413 and "sign_error_too_large" in resp.text
+    assert _store_keys(s) == before
+
+
+@pytest.mark.parametrize("level", [Level.B_B, Level.B_LTA])
+def test_visible_signature_at_the_level_chosen_on_the_page(signer: Signer, level: Level
+                                                           ) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    s = signer
+    handle = s.uploaded(judges.make_pdf(text="Visible"), level=level.value, visible="yes")
+    assert level.value in s.browser.go(f"/sign/{handle}?lang=en").text
+    assert s.confirm(handle, s.key.get(s.options(handle))).status_code == 200
+    signed = s.browser.http.get(f"{s.op.base}/sign/{handle}/1/download", timeout=30).content
+    sigs = _judged(s, signed, f"visible-{level.value}.pdf")
+    assert sigs[0].type == "ETSI.CAdES.detached"
+    assert _levels(s, signed) == [level]
+    # the signature's widget has an area on page 1 and an appearance (name, time, QR code)
+    reader = PdfFileReader(io_bytes(signed))
+    field = reader.embedded_regular_signatures[0].sig_field
+    x1, y1, x2, y2 = (float(v) for v in field["/Rect"])
+    assert x2 - x1 > 50 and y2 - y1 > 20
+    assert "/AP" in field
+    appearance = field["/AP"]["/N"].data
+    assert b"/QR Do" in appearance and b"Verify" in appearance
+    assert judges.qr_codes(signed, s.work) == [s.op.base + "/verify"]
+
+
+def io_bytes(data: bytes) -> Any:
+    import io
+
+    return io.BytesIO(data)
+
+
+def test_logging_out_deletes_kept_documents(signer: Signer) -> None:
+    s = signer
+    kept = s.uploaded(judges.make_pdf(text="Kept"), keep="yes")
+    assert s.confirm(kept, s.key.get(s.options(kept))).status_code == 200
+    assert s.browser.http.get(f"{s.op.base}/sign/{kept}/1/download", timeout=30
+                              ).status_code == 200
+    unsigned = s.uploaded(judges.make_pdf(text="Not yet"))
+    assert s.stored(kept) is not None and s.stored(unsigned) is not None
+    s.browser.go("/logout")
+    done = s.browser.submit("/logout", confirm="yes")
+    assert done.status_code == 200
+    assert s.stored(kept) is None and s.stored(unsigned) is None
+    assert _store_keys(s) == 0
+
+
+def test_a_new_login_in_the_browser_deletes_the_old_sessions_documents(signer: Signer) -> None:
+    s = signer
+    kept = s.uploaded(judges.make_pdf(text="Kept"), keep="yes")
+    s.browser.go("/account/login?prompt=login")
+    s.browser.submit("/login", persona="somchai")
+    assert s.stored(kept) is None

@@ -153,3 +153,16 @@ def tst_gen_time(token: bytes) -> object:
     info = cms.ContentInfo.load(token)["content"]["encap_content_info"]["content"].parsed
     assert isinstance(info, tsp.TSTInfo)
     return info["gen_time"].native
+
+
+def qr_codes(pdf: bytes, work: Path, page: int = 1) -> list[str]:
+    """The QR codes on a page, as a person's phone would read them: the page rendered by
+    pdftoppm (poppler), decoded by zbarimg (zbar), both independent of what drew them."""
+    source, image = work / "qr-source.pdf", work / "qr-page"
+    source.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-png", "-r", "200", "-f", str(page), "-l", str(page),
+                    "-singlefile", str(source), str(image)], check=True, timeout=60)
+    done = subprocess.run(["zbarimg", "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable",
+                           str(image) + ".png"], capture_output=True, text=True, timeout=60,
+                          check=False)
+    return [line for line in done.stdout.splitlines() if line]
