@@ -70,7 +70,6 @@ PREVIEW_PAGES = 5
 PREVIEW_DPI = "60"
 RENDER_TIMEOUT = 15
 MAX_NAME = 120
-FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small fields around the files
 CITIZEN_CA = "citizen"
 INTERMEDIATES = ("citizen", "tsa")
 
@@ -79,15 +78,7 @@ INTERMEDIATES = ("citizen", "tsa")
 def _raise_body_limit() -> None:
     """Only the upload may be larger than the app-wide request limit (IDP_MAX_REQUEST_BYTES)."""
     if request.method == "POST" and request.path == PAGE:
-        settings = current_provider().settings
-        request.max_content_length = settings.signing_max_bytes + FORM_OVERHEAD
-        # Werkzeug spools files over 500 KB to a temporary file on disk; the upload is
-        # bounded above, so keep it in memory instead (documents never touch the disk).
-        setattr(request, "_get_file_stream", _memory_stream)  # noqa: B010
-
-
-def _memory_stream(*_args: Any, **_kwargs: Any) -> io.BytesIO:
-    return io.BytesIO()
+        web.allow_upload(current_provider().settings.signing_max_bytes)
 
 
 # --- who and what -------------------------------------------------------------------------------

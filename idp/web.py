@@ -9,6 +9,7 @@ headers and the error handlers once, so a new endpoint is safe by default (CSP w
 from __future__ import annotations
 
 import hmac
+import io
 import json
 import traceback
 from collections.abc import Callable, Mapping
@@ -179,6 +180,22 @@ def check_csrf() -> None:
 
 
 # --- pages ---------------------------------------------------------------------------------
+
+
+def allow_upload(max_bytes: int) -> None:
+    """Let this request's body be up to `max_bytes` (plus room for the multipart framing),
+    above the app-wide IDP_MAX_REQUEST_BYTES, and keep uploaded files in memory: Werkzeug
+    spools files over 500 KB to a temporary file on disk, and documents people upload to be
+    signed or verified must never touch the disk. Call it before the form is read."""
+    request.max_content_length = max_bytes + UPLOAD_FRAMING
+    setattr(request, "_get_file_stream", _memory_stream)  # noqa: B010
+
+
+UPLOAD_FRAMING = 64 * 1024  # multipart boundaries and the small fields around the files
+
+
+def _memory_stream(*_args: Any, **_kwargs: Any) -> io.BytesIO:
+    return io.BytesIO()
 
 
 def wants_json() -> bool:

@@ -65,6 +65,9 @@ _RSA_PSS = {
     "sha256": (Mechanism.SHA256_RSA_PKCS_PSS, (Mechanism.SHA256, MGF.SHA256, 32)),
     "sha384": (Mechanism.SHA384_RSA_PKCS_PSS, (Mechanism.SHA384, MGF.SHA384, 48)),
 }
+# sign_digest: the mechanisms that sign a digest as given, without hashing it again
+_DIGEST_MECHANISM = {"ec": Mechanism.ECDSA, "rsa": Mechanism.RSA_PKCS,
+                     "rsa-pss": Mechanism.RSA_PKCS_PSS}
 # The session or the login is gone (token removed, module restarted): log in again, retry once.
 _SESSION_LOST: tuple[type[Exception], ...] = (
     p11err.SessionHandleInvalid, p11err.SessionClosed, p11err.DeviceRemoved,
@@ -357,21 +360,37 @@ class Pkcs11Backend:
         return self._state.run("signing", sign)
 
     def sign_digest(self, key: KeyRef, digest: bytes) -> bytes:
-        """Sign a digest already made with the key's hash (CSC signHash): raw ECDSA, or RSA
-        PKCS#1 v1.5 over the DigestInfo; other kinds are refused."""
+        """Sign a digest already made with the key's hash (CSC signHash): raw ECDSA, RSA
+        PKCS#1 v1.5 over the DigestInfo, or raw RSA-PSS with the key's hash parameters; the
+        same output as `sign` over the data, and as `SoftwareBackend.sign_digest`.
+
+        Ed25519 has no prehashed form and is refused with KeyBackendError before its (absent)
+        hash is looked up, which used to raise a bare KeyError. RSA-PSS was refused here while
+        the software backend signed it; it now signs alike, so the backends agree."""
         a = algorithm(key.alg)
         self.check(key)
+        if a.hash_name is None:
+            raise KeyBackendError(f"{key.alg} keys cannot sign a digest "
+                                  "(the algorithm has no prehashed form)")
         if len(digest) != a.hash().digest_size:
-            raise KeyBackendError(f"a {a.hash_name} digest is {a.hash().digest_size} bytes")
+            raise KeyBackendError(f"a {a.hash_name} digest is {a.hash().digest_size} bytes, "
+                                  f"not {len(digest)}")
+        mechanism = _DIGEST_MECHANISM[a.kind]
+        with self._state.lock:
+            self._state.current()
+            if mechanism not in self._state.mechanisms:
+                raise KeyBackendError(f"this token cannot sign a precomputed digest with "
+                                      f"{key.alg} (no {mechanism.name})")
 
         def sign(session: pkcs11.Session) -> bytes:
             private = self._private(session, key)
             if a.kind == "ec":
-                return ecdsa_raw_to_der(private.sign(digest, mechanism=Mechanism.ECDSA))
+                return ecdsa_raw_to_der(private.sign(digest, mechanism=mechanism))
             if a.kind == "rsa":
                 info = _DIGEST_INFO[a.hash_name or ""] + digest
-                return bytes(private.sign(info, mechanism=Mechanism.RSA_PKCS))
-            raise KeyBackendError(f"{key.alg} keys cannot sign a digest")
+                return bytes(private.sign(info, mechanism=mechanism))
+            _, params = _RSA_PSS[a.hash_name or ""]
+            return bytes(private.sign(digest, mechanism=mechanism, mechanism_param=params))
 
         return self._state.run("signing", sign)
 

@@ -130,11 +130,16 @@ class SoftwareBackend:
 
     def sign_digest(self, key: KeyRef, digest: bytes) -> bytes:
         """Sign a digest already made with the key's hash (CSC signHash); same output form as
-        `sign`. Ed25519 has no prehashed form and is refused."""
+        `sign`. Ed25519 has no prehashed form and is refused with KeyBackendError, checked
+        before the digest length because looking up its (absent) hash raised a bare KeyError."""
         a = algorithm(key.alg)
         private_key = self._unseal(key)
+        if a.hash_name is None:
+            raise KeyBackendError(f"{key.alg} keys cannot sign a digest "
+                                  "(the algorithm has no prehashed form)")
         if len(digest) != a.hash().digest_size:
-            raise KeyBackendError(f"a {a.hash_name} digest is {a.hash().digest_size} bytes")
+            raise KeyBackendError(f"a {a.hash_name} digest is {a.hash().digest_size} bytes, "
+                                  f"not {len(digest)}")
         pre = utils.Prehashed(a.hash())
         if a.kind == "ec" and isinstance(private_key, ec.EllipticCurvePrivateKey):
             return private_key.sign(digest, ec.ECDSA(pre))

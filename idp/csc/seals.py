@@ -91,6 +91,7 @@ def provision_seal(pki: Pki, client_id: str, org_id: str, *, org_name: str | Non
         name = (org_name or client.client_name_en or client.client_name_th or "").strip()
     if not name:
         raise SealError("the organisation needs a name (--org-name)")
+    _retire_stale(pki, client_id)
     existing = active_seal(pki, client_id)
     if existing is not None and not replace:
         raise SealError("this client already has a seal; use --replace to make a new one")
@@ -116,6 +117,26 @@ def provision_seal(pki: Pki, client_id: str, org_id: str, *, org_name: str | Non
     found = active_seal(pki, client_id)
     assert found is not None
     return found
+
+
+def _retire_stale(pki: Pki, client_id: str) -> None:
+    """Free the client's seal slot when its certificate was revoked outside this module
+    (`idp ca revoke SERIAL`): the row still holds the one-seal-per-client slot, and without
+    this no new seal could ever be provisioned for the agency."""
+    with pki.db.session() as s:
+        row = s.scalar(select(SealCredential).where(
+            SealCredential.active_client_id == client_id))
+        if row is None:
+            return
+        cert_row = s.get(Certificate, row.certificate_serial)
+        if cert_row is not None and cert_row.status == "good":
+            return
+        row.status, row.active_client_id, row.revoked_at = "revoked", None, utcnow()
+        key = KeyRef.from_dict(row.key_ref)
+        audit.record(s, "signing.seal_retired", client_id=client_id, credential=row.id,
+                     serial=row.certificate_serial, reason="certificate_revoked")
+    with contextlib.suppress(KeyBackendError):
+        pki.backend.destroy(key)
 
 
 def revoke_seal(pki: Pki, client_id: str, reason: str = "unspecified") -> bool:
