@@ -186,12 +186,24 @@ def _info(row: SigningCredential, cert_row: Certificate | None) -> CredentialInf
         revoked_reason=row.revoked_reason)
 
 
+def _usable(cert_row: Certificate | None) -> bool:
+    """A certificate one may sign with now: good (not revoked, also not by an operator's
+    `idp ca revoke`) and not expired."""
+    if cert_row is None or cert_row.status != "good":
+        return False
+    cert = x509.load_der_x509_certificate(cert_row.cert_der)
+    return cert.not_valid_after_utc > utcnow()
+
+
 def active_credential(pki: Pki, person_id: str) -> CredentialInfo | None:
-    """The person's active credential, if any."""
+    """The person's active credential, if any, and only while its certificate is usable."""
     with pki.db.session() as s:
         row = s.scalar(select(SigningCredential).where(
             SigningCredential.active_person_id == person_id))
-        return _info(row, s.get(Certificate, row.certificate_serial)) if row else None
+        if row is None:
+            return None
+        cert_row = s.get(Certificate, row.certificate_serial)
+        return _info(row, cert_row) if _usable(cert_row) else None
 
 
 def latest_credential(pki: Pki, person_id: str) -> CredentialInfo | None:
@@ -213,6 +225,7 @@ def issue_credential(ctx: Context, pki: Pki, person_id: str, session_acr: str, *
     backend and a citizen_signing certificate for it. SigningRefused (with its reason) when
     the levels are too low, no verified names exist, or PNOTH was consented to without a
     verified citizen ID."""
+    _retire_unusable(pki, person_id)
     existing = active_credential(pki, person_id)
     if existing is not None:
         return existing
@@ -295,6 +308,18 @@ def _revoke_row(pki: Pki, row_id: str, reason: str) -> bool:
                      credential=row_id, serial=serial, reason=reason,
                      key_destroyed=destroyed)
     return True
+
+
+def _retire_unusable(pki: Pki, person_id: str) -> None:
+    """Free the person's credential slot when its certificate was revoked outside this
+    module or has expired: the row would otherwise block every new credential."""
+    with pki.db.session() as s:
+        row = s.scalar(select(SigningCredential).where(
+            SigningCredential.active_person_id == person_id))
+        if row is None or _usable(s.get(Certificate, row.certificate_serial)):
+            return
+        row_id = row.id
+    _revoke_row(pki, row_id, "superseded")
 
 
 def revoke_credential(pki: Pki, person_id: str, reason: str = "requested") -> bool:

@@ -256,6 +256,22 @@ def test_account_closure_revokes_everything(setup: Setup) -> None:
     assert creds.revoke_all_for_person(s.pki, info.person_id) == 0
 
 
+def test_a_certificate_revoked_by_the_operator_ends_the_credential(setup: Setup) -> None:
+    """`idp ca revoke SERIAL` on a citizen certificate: the credential can no longer sign
+    (the signing page and the CSC API ask active_credential), and the person can get a new
+    one (the old row no longer holds their slot; its key is destroyed)."""
+    s = setup
+    info = s.issue("somchai")
+    s.pki.revoke(info.serial, "keyCompromise")
+    assert creds.active_credential(s.pki, info.person_id) is None
+    fresh = s.issue("somchai")
+    assert fresh.serial != info.serial and fresh.status == "active"
+    old = [c for c in audit_of(s, info.person_id, "signing.credential_revoked")
+           if c.data["serial"] == info.serial]
+    assert len(old) == 1 and old[0].data["reason"] == "superseded"
+    assert old[0].data["key_destroyed"] is True
+
+
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
