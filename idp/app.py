@@ -37,7 +37,9 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
     from idp.csc.views import bp as csc_bp
     from idp.oidc.views import bp as oidc_bp
     from idp.pki.views import bp as pki_bp
+    from idp.registry_views import bp as registry_bp
     from idp.sign_views import bp as sign_bp
+    from idp.verify_views import bp as verify_bp
 
     app.register_blueprint(oidc_bp)
     app.register_blueprint(authn_bp)
@@ -48,6 +50,8 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
     app.register_blueprint(account_bp)
     app.register_blueprint(sign_bp)
     app.register_blueprint(csc_bp)
+    app.register_blueprint(registry_bp)
+    app.register_blueprint(verify_bp)
     app.register_error_handler(StoreUnavailableError, _unavailable)
     app.register_error_handler(DBAPIError, _unavailable)
     app.add_url_rule("/healthz", "healthz", _health)

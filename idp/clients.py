@@ -33,8 +33,13 @@ INVALID_REDIRECT_URI = "invalid_redirect_uri"
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 DEFAULT_GRANT_TYPES = ["authorization_code", "refresh_token"]
 SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
-AUTH_METHODS = (*SECRET_AUTH_METHODS, "private_key_jwt")
+PRIVATE_KEY_JWT = "private_key_jwt"
+AUTH_METHODS = (*SECRET_AUTH_METHODS, PRIVATE_KEY_JWT)
 ID_TOKEN_ALGS = ("ES256", "PS256", "RS256", "EdDSA")
+PROFILES = ("basic", "fapi2")
+FAPI2_ALGS = ("PS256", "ES256", "EdDSA")  # FAPI 2.0 Security Profile 5.4: no RS256, no HS*
+ENCRYPTION_ALGS = ("ECDH-ES+A256KW",)
+ENCRYPTION_ENCS = ("A256GCM", "A256CBC-HS512")
 SUBJECT_TYPES = ("pairwise", "public")
 STANDARD_SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access")
 DEFAULT_SCOPE = "openid profile"
@@ -300,6 +305,49 @@ def _check_key_source(method: str, jwks: Any, jwks_uri: str | None) -> None:
         raise _fail("private_key_jwt needs jwks or jwks_uri")
 
 
+def _encryption(meta: Mapping[str, Any], what: str) -> tuple[str | None, str | None]:
+    """`{what}_encrypted_response_alg` and `_enc` (OIDC Registration 2): the key agreement
+    and the content cipher the agency asked for; enc defaults to A256GCM once alg is given,
+    and enc alone is refused (the spec makes alg required when enc is present)."""
+    alg_name, enc_name = f"{what}_encrypted_response_alg", f"{what}_encrypted_response_enc"
+    if not _present(meta, alg_name):
+        if _present(meta, enc_name):
+            raise _fail(f"{enc_name} needs {alg_name}")
+        return None, None
+    return (_choice(meta, alg_name, ENCRYPTION_ALGS, ENCRYPTION_ALGS[0]),
+            _choice(meta, enc_name, ENCRYPTION_ENCS, "A256GCM"))
+
+
+def _check_encryption_key(values: Mapping[str, Any]) -> None:
+    """Encrypting to an agency needs its public key agreement key: an EC key in `jwks` not
+    marked for signing only (a `jwks_uri` is read when encrypting)."""
+    wants = values["id_token_encrypted_response_alg"] or values["userinfo_encrypted_response_alg"]
+    if not wants or values["jwks_uri"] is not None:
+        return
+    if values["jwks"] is None:
+        raise _fail("encrypted responses need the agency's public key in jwks or jwks_uri")
+    keys = values["jwks"].get("keys", [])
+    if not any(k.get("kty") == "EC" and k.get("use", "enc") == "enc" for k in keys):
+        raise _fail("encrypted responses need an EC key (use enc) in jwks, for ECDH-ES")
+
+
+def _profile(meta: Mapping[str, Any], values: dict[str, Any]) -> str:
+    """The client's security profile. `fapi2` (FAPI 2.0 Security Profile) pins what the
+    profile requires instead of trusting the agency to ask for it: private_key_jwt with
+    PS256/ES256/EdDSA, pushed authorization requests and DPoP-bound tokens."""
+    profile = _choice(meta, "profile", PROFILES, "basic")
+    if profile != "fapi2":
+        return profile
+    if values["token_endpoint_auth_method"] != PRIVATE_KEY_JWT:
+        raise _fail("the fapi2 profile authenticates with private_key_jwt only")
+    for name in ("token_endpoint_auth_signing_alg", "id_token_signed_response_alg"):
+        if values[name] not in (None, *FAPI2_ALGS):
+            raise _fail(f"the fapi2 profile allows {name} {', '.join(FAPI2_ALGS)} only")
+    values["require_pushed_authorization_requests"] = True
+    values["dpop_bound_access_tokens"] = True
+    return profile
+
+
 def _bool(meta: Mapping[str, Any], name: str, default: bool) -> bool:
     if not _present(meta, name):
         return default
@@ -369,7 +417,9 @@ def validate_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
     sector_uri = _https_uri(meta, "sector_identifier_uri")
     _check_sector(subject_type, sector_uri, redirect_uris)
     names = given_names(meta)
-    return {
+    id_token_enc = _encryption(meta, "id_token")
+    userinfo_enc = _encryption(meta, "userinfo")
+    values: dict[str, Any] = {
         "client_name_th": names.get("th", ""),
         "client_name_en": names.get("en", ""),
         "redirect_uris": redirect_uris,
@@ -386,7 +436,20 @@ def validate_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
         "backchannel_logout_uri": _backchannel_logout_uri(meta),
         "backchannel_logout_session_required": _bool(
             meta, "backchannel_logout_session_required", True),
+        "token_endpoint_auth_signing_alg": _choice(
+            meta, "token_endpoint_auth_signing_alg", ID_TOKEN_ALGS, "")
+        if _present(meta, "token_endpoint_auth_signing_alg") else None,
+        "require_pushed_authorization_requests": _bool(
+            meta, "require_pushed_authorization_requests", False),
+        "dpop_bound_access_tokens": _bool(meta, "dpop_bound_access_tokens", False),
+        "id_token_encrypted_response_alg": id_token_enc[0],
+        "id_token_encrypted_response_enc": id_token_enc[1],
+        "userinfo_encrypted_response_alg": userinfo_enc[0],
+        "userinfo_encrypted_response_enc": userinfo_enc[1],
     }
+    values["profile"] = _profile(meta, values)
+    _check_encryption_key(values)
+    return values
 
 
 # --- secrets ---------------------------------------------------------------------------------
@@ -502,6 +565,14 @@ def stored_metadata(client: Client) -> dict[str, Any]:
         "subject_type": client.subject_type,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "backchannel_logout_session_required": client.backchannel_logout_session_required,
+        "profile": client.profile,
+        "token_endpoint_auth_signing_alg": client.token_endpoint_auth_signing_alg,
+        "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+        "id_token_encrypted_response_alg": client.id_token_encrypted_response_alg,
+        "id_token_encrypted_response_enc": client.id_token_encrypted_response_enc,
+        "userinfo_encrypted_response_alg": client.userinfo_encrypted_response_alg,
+        "userinfo_encrypted_response_enc": client.userinfo_encrypted_response_enc,
     }
 
 

@@ -94,6 +94,15 @@ class Client(Base):
     subject_type: Mapped[str] = mapped_column(String(10), default="pairwise")
     backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
     backchannel_logout_session_required: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The high-assurance profile (FAPI 2.0) and encrypted responses; see idp.clients._profile.
+    profile: Mapped[str] = mapped_column(String(10), default="basic")
+    token_endpoint_auth_signing_alg: Mapped[str | None] = mapped_column(String(10))
+    require_pushed_authorization_requests: Mapped[bool] = mapped_column(Boolean, default=False)
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(Boolean, default=False)
+    id_token_encrypted_response_alg: Mapped[str | None] = mapped_column(String(20))
+    id_token_encrypted_response_enc: Mapped[str | None] = mapped_column(String(20))
+    userinfo_encrypted_response_alg: Mapped[str | None] = mapped_column(String(20))
+    userinfo_encrypted_response_enc: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -343,7 +352,9 @@ class SigningCredential(Base):
 
 class SignatureRecord(Base):
     """One signature made with a citizen credential or an agency seal: the document's SHA-256,
-    never the document. `audit_seq` points at the audit event that says who asked for it."""
+    never the document. `audit_seq` points at the audit event that says who asked for it.
+    For CSC signHash (level "raw") there is no document, only the hash the agency sent, in
+    the algorithm it chose (up to SHA-512: 128 hex digits)."""
 
     __tablename__ = "signature_record"
 
@@ -352,8 +363,8 @@ class SignatureRecord(Base):
                                                       index=True)
     client_id: Mapped[str | None] = mapped_column(String(64), index=True)
     person_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    document_sha256: Mapped[str] = mapped_column(String(64))
-    level: Mapped[str] = mapped_column(String(20))  # PAdES B-B, B-T, B-LT, B-LTA
+    document_sha256: Mapped[str] = mapped_column(String(128))
+    level: Mapped[str] = mapped_column(String(20))  # PAdES B-B, B-T, B-LT, B-LTA, or raw
     audit_seq: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -419,3 +430,31 @@ class Database:
             raise
         finally:
             s.close()
+
+
+class RegistryDocument(Base):
+    """An e-license or e-certificate an agency issued (signing.registry): its public id (the
+    {id} of `{issuer}/verify/{id}`), type, holder, fields, validity, status and the SHA-256 of
+    the sealed PDF (never the PDF). The holder's national ID, when given, is kept only as a
+    keyed lookup hash and a sealed copy (kyc.identifiers); `holder` holds names, not IDs.
+    Expiry is computed from `valid_until`, never stored as a status."""
+
+    __tablename__ = "registry_document"
+
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))  # e-license | e-certificate
+    holder: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    holder_id_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    holder_id_sealed: Mapped[str | None] = mapped_column(Text)
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    valid_from: Mapped[datetime] = mapped_column()
+    valid_until: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    status_reason: Mapped[str | None] = mapped_column(String(200))
+    status_changed_at: Mapped[datetime | None] = mapped_column()
+    document_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    document_size: Mapped[int] = mapped_column(BigInteger)
+    seal_serial: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -18,14 +18,16 @@ THAILAND_TIME = timezone(timedelta(hours=7), "ICT")
 """Times on pages are shown as people in Thailand read them (UTC+7, no daylight saving)."""
 
 
-def shown_time(at: datetime) -> str:
-    """A stored time (UTC; naive ones are UTC) as a page shows it: Thailand time, to the
-    minute."""
+def shown_time(at: datetime | str) -> str:
+    """A stored time (UTC; naive ones are UTC; or RFC 3339 text, as in a JSON report) as a
+    page shows it: Thailand time, to the minute."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at.replace("Z", "+00:00"))
     aware = at.replace(tzinfo=UTC) if at.tzinfo is None else at
     return aware.astimezone(THAILAND_TIME).strftime("%Y-%m-%d %H:%M")
 
 
-def shown_date(at: datetime) -> str:
+def shown_date(at: datetime | str) -> str:
     """A stored time's date in Thailand."""
     return shown_time(at)[:10]
 
@@ -1122,6 +1124,260 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This page cannot be shown, but the document can still be signed; open your "
               "file to check it.",
     },
+    # --- verification (/verify) ------------------------------------------------------------
+    "verify_title": {"th": "ตรวจสอบเอกสารที่ลงลายมือชื่อ", "en": "Check a signed document"},
+    "verify_intro": {
+        "th": "อัปโหลดไฟล์ PDF ที่ได้รับ เช่น ใบอนุญาต ใบรับรอง หรือแบบฟอร์มที่ลงลายมือชื่อแล้ว "
+              "เพื่อดูว่าเป็นของจริงหรือไม่ ใครลงลายมือชื่อ ถูกแก้ไขหรือไม่ และยังใช้ได้อยู่หรือไม่",
+        "en": "Upload a PDF you received, such as a license, a certificate or a signed form, "
+              "to see whether it is genuine, who signed it, whether it was changed, and "
+              "whether it is still valid.",
+    },
+    "verify_file_label": {"th": "ไฟล์ PDF ที่จะตรวจสอบ", "en": "PDF file to check"},
+    "verify_file_help": {"th": "ไม่เกิน {mb} MB", "en": "At most {mb} MB."},
+    "verify_button": {"th": "ตรวจสอบ", "en": "Check"},
+    "verify_privacy": {
+        "th": "เราไม่เก็บไฟล์ของคุณ ผลการตรวจสอบเก็บไว้ให้ดาวน์โหลดเพียงไม่กี่นาทีแล้วลบทิ้ง",
+        "en": "We do not keep your file. The report stays downloadable for a few minutes, "
+              "then it is deleted.",
+    },
+    "verify_api_hint": {"th": "สำหรับโปรแกรมของหน่วยงาน:", "en": "For agencies' programs:"},
+    "verify_error_no_file": {"th": "กรุณาเลือกไฟล์ PDF", "en": "Please choose a PDF file."},
+    "verify_result_title": {"th": "ผลการตรวจสอบ", "en": "Verification result"},
+    "verify_verdict_valid": {
+        "th": "ลายมือชื่อถูกต้อง และเอกสารไม่ถูกแก้ไขหลังลงลายมือชื่อ",
+        "en": "The signatures are valid and the document was not changed after signing",
+    },
+    "verify_verdict_invalid": {
+        "th": "ลายมือชื่อไม่ถูกต้อง อย่าเชื่อถือเอกสารนี้",
+        "en": "The signature is not valid: do not rely on this document",
+    },
+    "verify_verdict_indeterminate": {
+        "th": "ยังบอกไม่ได้ว่าลายมือชื่อถูกต้องหรือไม่",
+        "en": "We cannot tell whether the signature is valid",
+    },
+    "verify_verdict_unsigned": {
+        "th": "เอกสารนี้ไม่มีลายมือชื่ออิเล็กทรอนิกส์", "en": "This document has no electronic signature",
+    },
+    "verify_verdict_refused": {"th": "ตรวจสอบไฟล์นี้ไม่ได้", "en": "This file cannot be checked"},
+    "verify_verdict_revoked": {
+        "th": "เอกสารนี้ถูกเพิกถอนแล้ว โดยหน่วยงานที่ออก",
+        "en": "The issuing agency has revoked this document",
+    },
+    "verify_verdict_suspended": {
+        "th": "เอกสารนี้ถูกระงับชั่วคราวโดยหน่วยงานที่ออก",
+        "en": "The issuing agency has suspended this document",
+    },
+    "verify_verdict_expired": {"th": "เอกสารนี้หมดอายุแล้ว", "en": "This document has expired"},
+    "verify_verdict_not_yet_valid": {
+        "th": "เอกสารนี้ยังไม่เริ่มมีผล", "en": "This document is not valid yet",
+    },
+    "verify_verdict_not_issued": {
+        "th": "ไฟล์นี้ไม่ใช่ฉบับที่หน่วยงานออกให้ (เนื้อหาไม่ตรงกับที่บันทึกไว้)",
+        "en": "This file is not the one the agency issued (its content does not match the "
+              "record)",
+    },
+    "verify_refused_not_pdf": {
+        "th": "ไฟล์นี้ไม่ใช่เอกสาร PDF", "en": "This file is not a PDF document.",
+    },
+    "verify_refused_encrypted": {
+        "th": "ไฟล์ PDF นี้มีรหัสผ่านหรือเข้ารหัสไว้ จึงตรวจสอบไม่ได้",
+        "en": "This PDF is password-protected or encrypted, so it cannot be checked.",
+    },
+    "verify_refused_too_large": {
+        "th": "ไฟล์ใหญ่เกินกว่าที่ตรวจสอบได้", "en": "The file is larger than we can check.",
+    },
+    "verify_refused_damaged": {
+        "th": "ไฟล์ PDF นี้เสียหายหรือไม่ครบ จึงอ่านไม่ได้",
+        "en": "This PDF is damaged or incomplete, so it cannot be read.",
+    },
+    "verify_refused_timeout": {
+        "th": "การตรวจสอบไฟล์นี้ใช้เวลานานเกินกำหนด จึงหยุดไว้ (ไฟล์อาจมีโครงสร้างผิดปกติ)",
+        "en": "Checking this file took longer than allowed, so we stopped (its structure may "
+              "be abnormal).",
+    },
+    "verify_sub_HASH_FAILURE": {
+        "th": "เนื้อหาที่ลงลายมือชื่อถูกเปลี่ยนหลังจากลงลายมือชื่อ",
+        "en": "The signed content was changed after it was signed.",
+    },
+    "verify_sub_SIG_CRYPTO_FAILURE": {
+        "th": "ค่าลายมือชื่อไม่ตรงกับกุญแจของผู้ลงลายมือชื่อ (ลายมือชื่อถูกปลอมหรือเสียหาย)",
+        "en": "The signature value does not match the signer's key (forged or damaged).",
+    },
+    "verify_sub_REVOKED": {
+        "th": "ใบรับรองของผู้ลงลายมือชื่อถูกเพิกถอนก่อนการลงลายมือชื่อ",
+        "en": "The signer's certificate was revoked before the signature was made.",
+    },
+    "verify_sub_REVOKED_NO_POE": {
+        "th": "ใบรับรองของผู้ลงลายมือชื่อถูกเพิกถอนแล้ว และไม่มีหลักฐานว่าลงลายมือชื่อก่อนการเพิกถอน",
+        "en": "The signer's certificate is revoked, and nothing proves the signature was "
+              "made before that.",
+    },
+    "verify_sub_REVOKED_CA_NO_POE": {
+        "th": "ใบรับรองของผู้ออกใบรับรองในสายถูกเพิกถอนแล้ว",
+        "en": "A certificate authority in the chain is revoked.",
+    },
+    "verify_sub_NO_CERTIFICATE_CHAIN_FOUND": {
+        "th": "ใบรับรองของผู้ลงลายมือชื่อไม่ได้ออกโดยผู้ออกใบรับรองที่เราเชื่อถือ",
+        "en": "The signer's certificate does not lead to a certificate authority we trust.",
+    },
+    "verify_sub_OUT_OF_BOUNDS_NO_POE": {
+        "th": "ใบรับรองของผู้ลงลายมือชื่อหมดอายุแล้ว และไม่มีการประทับเวลาที่พิสูจน์ว่าลงลายมือชื่อขณะใบรับรองยังใช้ได้",
+        "en": "The signer's certificate has expired, and no time-stamp proves the signature "
+              "was made while it was valid.",
+    },
+    "verify_sub_OUT_OF_BOUNDS_NOT_REVOKED": {
+        "th": "ใบรับรองหมดอายุแล้ว แต่ไม่ได้ถูกเพิกถอน",
+        "en": "The certificate has expired, though it was not revoked.",
+    },
+    "verify_sub_TRY_LATER": {
+        "th": "ตรวจสถานะใบรับรองไม่ได้ในขณะนี้ (บริการตรวจสถานะไม่ตอบ) กรุณาลองใหม่ภายหลัง",
+        "en": "The certificate's status could not be checked just now (the status service "
+              "did not answer). Try again later.",
+    },
+    "verify_sub_FORMAT_FAILURE": {
+        "th": "ลายมือชื่อมีรูปแบบไม่ถูกต้องตามมาตรฐาน จึงอ่านไม่ได้",
+        "en": "The signature is not in a valid format, so it cannot be read.",
+    },
+    "verify_sub_EXPIRED": {"th": "ใบรับรองหมดอายุแล้ว", "en": "The certificate has expired."},
+    "verify_sub_NOT_YET_VALID": {
+        "th": "ใบรับรองยังไม่เริ่มมีผลในเวลาที่ลงลายมือชื่อ",
+        "en": "The certificate was not yet valid when the signature was made.",
+    },
+    "verify_sub_SIG_CONSTRAINTS_FAILURE": {
+        "th": "ลายมือชื่อไม่เป็นไปตามข้อกำหนดที่ต้องมี", "en": "The signature breaks a required rule.",
+    },
+    "verify_sub_CHAIN_CONSTRAINTS_FAILURE": {
+        "th": "สายใบรับรองไม่เป็นไปตามข้อกำหนด (เช่น การใช้งานกุญแจหรือนโยบาย)",
+        "en": "The certificate chain breaks a rule (such as key usage or policy).",
+    },
+    "verify_sub_CERTIFICATE_CHAIN_GENERAL_FAILURE": {
+        "th": "ตรวจสายใบรับรองไม่ผ่าน", "en": "The certificate chain did not check out.",
+    },
+    "verify_sub_CRYPTO_CONSTRAINTS_FAILURE": {
+        "th": "ลายมือชื่อใช้วิธีเข้ารหัสที่ไม่ปลอดภัยแล้ว",
+        "en": "The signature uses an algorithm that is no longer safe.",
+    },
+    "verify_sub_NO_SIGNING_CERTIFICATE_FOUND": {
+        "th": "ไม่พบใบรับรองของผู้ลงลายมือชื่อในลายมือชื่อ",
+        "en": "The signer's certificate is not in the signature.",
+    },
+    "verify_sub_NO_POE": {
+        "th": "ไม่มีหลักฐานเวลาเพียงพอที่จะตัดสิน", "en": "There is no proof of time to decide on.",
+    },
+    "verify_sub_FORBIDDEN_CHANGES": {
+        "th": "มีการแก้ไขเอกสารหลังลงลายมือชื่อในแบบที่ไม่อนุญาต (เช่น เพิ่มหน้าหรือเปลี่ยนเนื้อหา)",
+        "en": "The document was changed after signing in a way that is not allowed (such as "
+              "pages added or content changed).",
+    },
+    "verify_kind_signature": {"th": "ลายมือชื่อ", "en": "Signature"},
+    "verify_kind_doc_timestamp": {"th": "การประทับเวลาเอกสาร", "en": "Document time-stamp"},
+    "verify_indication_TOTAL_PASSED": {"th": "ถูกต้อง", "en": "Valid"},
+    "verify_indication_TOTAL_FAILED": {"th": "ไม่ถูกต้อง", "en": "Not valid"},
+    "verify_indication_INDETERMINATE": {"th": "ยังบอกไม่ได้", "en": "Cannot tell"},
+    "verify_indication": {"th": "ผล (ETSI EN 319 102-1)", "en": "Result (ETSI EN 319 102-1)"},
+    "verify_format": {"th": "รูปแบบ", "en": "Format"},
+    "verify_trust_anchor": {"th": "ผู้ออกใบรับรองต้นทางที่เชื่อถือ", "en": "Trust anchor reached"},
+    "verify_none": {"th": "ไม่มี", "en": "none"},
+    "verify_chain": {"th": "สายใบรับรอง", "en": "Certificate chain"},
+    "verify_cert_valid": {"th": "ใช้ได้ {start} ถึง {end}", "en": "valid {start} to {end}"},
+    "verify_claimed_time": {
+        "th": "เวลาที่ผู้ลงลายมือชื่อระบุ", "en": "Signing time (as the signer claims)",
+    },
+    "verify_timestamp": {"th": "เวลาที่รับรองโดยการประทับเวลา", "en": "Time-stamp"},
+    "verify_revocation": {"th": "สถานะใบรับรอง", "en": "Certificate status"},
+    "verify_revocation_good": {"th": "ไม่ถูกเพิกถอน", "en": "not revoked"},
+    "verify_revocation_revoked": {"th": "ถูกเพิกถอน", "en": "revoked"},
+    "verify_revocation_unknown": {"th": "ไม่ทราบ", "en": "unknown"},
+    "verify_revocation_not_checked": {"th": "ไม่ได้ตรวจ", "en": "not checked"},
+    "verify_source_embedded": {"th": "จากข้อมูลในไฟล์", "en": "from the data in the file"},
+    "verify_source_online": {"th": "ตรวจออนไลน์", "en": "checked online"},
+    "verify_coverage": {"th": "ส่วนที่ลงลายมือชื่อ", "en": "What the signature covers"},
+    "verify_coverage_entire_file": {"th": "ทั้งไฟล์", "en": "the whole file"},
+    "verify_coverage_entire_revision": {
+        "th": "ทั้งเอกสาร ณ เวลาที่ลงลายมือชื่อ (มีการเพิ่มข้อมูลภายหลัง)",
+        "en": "the whole document as it was when signed (more was added later)",
+    },
+    "verify_coverage_partial": {"th": "บางส่วนเท่านั้น", "en": "only part of the file"},
+    "verify_modifications": {"th": "การเปลี่ยนแปลงหลังลงลายมือชื่อ", "en": "Changes after signing"},
+    "verify_modifications_none": {"th": "ไม่มี", "en": "none"},
+    "verify_modifications_lta_updates": {
+        "th": "เพิ่มข้อมูลตรวจสอบระยะยาวและการประทับเวลาเท่านั้น (อนุญาต)",
+        "en": "only long-term validation data and time-stamps added (allowed)",
+    },
+    "verify_modifications_form_filling": {
+        "th": "กรอกแบบฟอร์มหรือลงลายมือชื่อเพิ่ม (อนุญาต)",
+        "en": "form filling or more signatures (allowed)",
+    },
+    "verify_modifications_annotations": {
+        "th": "เพิ่มหมายเหตุหรือคำอธิบายประกอบ", "en": "annotations added",
+    },
+    "verify_modifications_forbidden": {
+        "th": "มีการเปลี่ยนแปลงที่ไม่อนุญาต", "en": "changes that are not allowed",
+    },
+    "verify_error": {"th": "ปัญหา", "en": "Problem"},
+    "verify_warning": {"th": "ข้อสังเกต", "en": "Note"},
+    "verify_signature_count": {"th": "จำนวนลายมือชื่อ", "en": "Signatures"},
+    "verify_download_report": {
+        "th": "ดาวน์โหลดรายงาน (JSON)", "en": "Download the report (JSON)",
+    },
+    "verify_another": {"th": "ตรวจสอบไฟล์อื่น", "en": "Check another file"},
+    "verify_details": {"th": "รายละเอียด", "en": "Details"},
+    "verify_report_gone": {
+        "th": "รายงานนี้หมดเวลาดาวน์โหลดแล้ว กรุณาตรวจสอบไฟล์ใหม่อีกครั้ง",
+        "en": "This report is no longer available. Check the file again.",
+    },
+    "verify_registry_document": {"th": "เอกสารที่ออกโดยหน่วยงาน", "en": "Document issued"},
+    "verify_registry_issuer": {"th": "หน่วยงานที่ออก", "en": "Issued by"},
+    "verify_registry_status": {"th": "สถานะในทะเบียน", "en": "Status in the register"},
+    "verify_registry_match_exact": {
+        "th": "ไฟล์นี้ตรงกับฉบับที่หน่วยงานออกให้ทุกไบต์",
+        "en": "This file is, byte for byte, the one the agency issued.",
+    },
+    "verify_registry_match_extended": {
+        "th": "ไฟล์นี้คือฉบับที่หน่วยงานออกให้ พร้อมข้อมูลที่เพิ่มภายหลัง (ตรวจการเปลี่ยนแปลงได้ในรายละเอียด)",
+        "en": "This file is the one the agency issued, with data added later (the details "
+              "say what was added).",
+    },
+    "verify_registry_match_different": {
+        "th": "ไฟล์นี้ไม่ใช่ฉบับที่หน่วยงานออกให้ แม้จะอ้างถึงเอกสารนี้",
+        "en": "This file is not the one the agency issued, though it names this document.",
+    },
+    "verify_registry_valid": {"th": "ระยะเวลาที่มีผล", "en": "Valid"},
+    "verify_registry_no_end": {"th": "ไม่มีกำหนดสิ้นสุด", "en": "no end date"},
+    "verify_registry_holder": {"th": "ผู้ถือ", "en": "Holder"},
+    "verify_registry_id": {"th": "เลขที่อ้างอิงในทะเบียน", "en": "Register reference"},
+    "verify_registry_unknown": {
+        "th": "ไม่พบเอกสารนี้ในทะเบียน ตรวจสอบลิงก์หรือคิวอาร์โค้ดอีกครั้ง",
+        "en": "There is no such document in the register. Check the link or the QR code.",
+    },
+    "verify_registry_intro": {
+        "th": "ข้อมูลจากทะเบียนของหน่วยงานที่ออกเอกสาร ณ ขณะนี้",
+        "en": "What the issuing agency's register says of this document now.",
+    },
+    "verify_registry_title_active": {"th": "เอกสารนี้ใช้ได้", "en": "This document is valid"},
+    "verify_registry_title_suspended": {
+        "th": "เอกสารนี้ถูกระงับชั่วคราว", "en": "This document is suspended",
+    },
+    "verify_registry_title_revoked": {
+        "th": "เอกสารนี้ถูกเพิกถอนแล้ว", "en": "This document has been revoked",
+    },
+    "verify_registry_title_expired": {"th": "เอกสารนี้หมดอายุแล้ว", "en": "This document has expired"},
+    "verify_registry_title_not_yet_valid": {
+        "th": "เอกสารนี้ยังไม่เริ่มมีผล", "en": "This document is not valid yet",
+    },
+    "verify_registry_check_title": {
+        "th": "ตรวจไฟล์ที่คุณได้รับ", "en": "Check the file you received",
+    },
+    "verify_registry_check_intro": {
+        "th": "อัปโหลดไฟล์ PDF เพื่อตรวจว่าเป็นฉบับนี้จริงและลายมือชื่อถูกต้อง",
+        "en": "Upload the PDF to check that it is this document and that its seal is valid.",
+    },
+    "registry_status_active": {"th": "ใช้ได้", "en": "active"},
+    "registry_status_suspended": {"th": "ระงับชั่วคราว", "en": "suspended"},
+    "registry_status_revoked": {"th": "เพิกถอนแล้ว", "en": "revoked"},
+    "registry_status_expired": {"th": "หมดอายุ", "en": "expired"},
+    "registry_status_not_yet_valid": {"th": "ยังไม่เริ่มมีผล", "en": "not yet valid"},
     # --- error page ----------------------------------------------------------------------
     "error_title": {"th": "ไม่สามารถดำเนินการต่อได้", "en": "We could not continue"},
     "error_code_label": {"th": "รหัสข้อผิดพลาด", "en": "Error code"},

@@ -43,6 +43,8 @@ PASSKEY_LOGIN_PER_ADDRESS = Limit("passkey-login-ip", 30, 300)
 PASSKEY_LOGIN_PER_ACCOUNT = Limit("passkey-login-person", 10, 300)
 PASSKEY_REGISTER_PER_ADDRESS = Limit("passkey-register-ip", 20, 3600)
 PASSKEY_REGISTER_PER_ACCOUNT = Limit("passkey-register-person", 10, 3600)
+# Verifying a document costs up to IDP_VERIFY_TIMEOUT seconds of a worker process.
+VERIFY_PER_ADDRESS = Limit("verify-ip", 60, 300)
 
 
 def _who_key(secret: bytes, limit: Limit, who: str) -> str:

@@ -95,6 +95,13 @@ class Settings:
     # Bounds on a PDF to sign (upload or API): bytes and pages.
     signing_max_bytes: int = 20 * 1024 * 1024
     signing_max_pages: int = 500
+    # The verification service (/verify, POST /api/v1/verify): extra trust anchors besides our
+    # own root (a PEM file, e.g. the Thai National Root CA), whether revocation may be fetched
+    # online when a file carries none, and the bounds on one verification.
+    verify_trust_anchors: str | None = None
+    verify_online_revocation: bool = True
+    verify_timeout: int = 20
+    verify_max_bytes: int = 20 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -133,6 +140,11 @@ class Settings:
             signing_min_aal=_level(e, "IDP_SIGNING_MIN_AAL", base.signing_min_aal, aal),
             signing_max_bytes=_int(e, "IDP_SIGNING_MAX_BYTES", base.signing_max_bytes),
             signing_max_pages=_int(e, "IDP_SIGNING_MAX_PAGES", base.signing_max_pages),
+            verify_trust_anchors=e.get("IDP_VERIFY_TRUST_ANCHORS") or None,
+            verify_online_revocation=_bool(e.get("IDP_VERIFY_ONLINE_REVOCATION"),
+                                           base.verify_online_revocation),
+            verify_timeout=_int(e, "IDP_VERIFY_TIMEOUT", base.verify_timeout),
+            verify_max_bytes=_int(e, "IDP_VERIFY_MAX_BYTES", base.verify_max_bytes),
         )
 
     def production_problems(self) -> list[str]:

@@ -553,3 +553,56 @@ def test_cli_changes_are_audited_without_secrets(database_url: str, db: Database
         "client.created", "client.secret_rotated", "client.updated", "client.removed"]
     dumped = json.dumps([e.data for e in events])
     assert created["client_secret"] not in dumped and rotated["client_secret"] not in dumped
+
+
+# --- the FAPI 2.0 profile and encrypted responses ---------------------------------------------
+
+FAPI2 = {"profile": "fapi2", "token_endpoint_auth_method": "private_key_jwt",
+         "jwks": {"keys": [EC_PUBLIC_JWK]}}
+
+
+def test_fapi2_pins_par_and_dpop_whatever_the_agency_asks() -> None:
+    v = reg.validate_metadata(meta(**FAPI2, require_pushed_authorization_requests=False,
+                                   dpop_bound_access_tokens=False))
+    assert v["profile"] == "fapi2"
+    assert v["require_pushed_authorization_requests"] is True
+    assert v["dpop_bound_access_tokens"] is True
+    basic = reg.validate_metadata(meta())
+    assert (basic["profile"], basic["require_pushed_authorization_requests"],
+            basic["dpop_bound_access_tokens"]) == ("basic", False, False)
+
+
+@pytest.mark.parametrize("extra,words", [
+    ({"token_endpoint_auth_method": "client_secret_basic", "jwks": None},
+     "private_key_jwt only"),
+    ({"id_token_signed_response_alg": "RS256"}, "PS256, ES256, EdDSA only"),
+    ({"token_endpoint_auth_signing_alg": "RS256"}, "PS256, ES256, EdDSA only"),
+    ({"profile": "fapi1"}, "profile"),
+])
+def test_fapi2_refuses_what_the_profile_forbids(extra: dict[str, Any], words: str) -> None:
+    with pytest.raises(reg.ClientMetadataError) as err:
+        reg.validate_metadata(meta(**{**FAPI2, **extra}))
+    assert words in err.value.description
+
+
+def test_encrypted_responses_need_an_ec_key_and_known_algorithms() -> None:
+    v = reg.validate_metadata(meta(**FAPI2, id_token_encrypted_response_alg="ECDH-ES+A256KW",
+                                   userinfo_encrypted_response_alg="ECDH-ES+A256KW",
+                                   userinfo_encrypted_response_enc="A256CBC-HS512"))
+    assert (v["id_token_encrypted_response_alg"], v["id_token_encrypted_response_enc"]) == \
+        ("ECDH-ES+A256KW", "A256GCM")
+    assert v["userinfo_encrypted_response_enc"] == "A256CBC-HS512"
+    for bad, words in (
+            ({"id_token_encrypted_response_enc": "A256GCM"}, "needs id_token_encrypted"),
+            ({"id_token_encrypted_response_alg": "RSA1_5"}, "id_token_encrypted_response_alg"),
+            ({"id_token_encrypted_response_alg": "ECDH-ES+A256KW",
+              "id_token_encrypted_response_enc": "A128CBC-HS256"}, "_enc"),
+            ({"id_token_encrypted_response_alg": "ECDH-ES+A256KW"}, "public key")):
+        with pytest.raises(reg.ClientMetadataError) as err:
+            reg.validate_metadata(meta(**bad))
+        assert words in err.value.description, (bad, err.value.description)
+    signing_only = {**EC_PUBLIC_JWK, "use": "sig"}
+    with pytest.raises(reg.ClientMetadataError) as err:
+        reg.validate_metadata(meta(jwks={"keys": [signing_only]},
+                                   id_token_encrypted_response_alg="ECDH-ES+A256KW"))
+    assert "EC key (use enc)" in err.value.description

@@ -501,9 +501,38 @@ def test_required_error_messages_exist() -> None:
 def test_every_template_key_exists() -> None:
     used = set()
     for path in TEMPLATES.glob("*.html"):
-        used |= set(re.findall(r"\bt\('([a-z_]+)'", path.read_text(encoding="utf-8")))
+        # a key with "+ value" after it is a family; test_every_verification_word_exists
+        used |= set(re.findall(r"\bt\('([a-z_]+)'(?!\s*\+)",
+                               path.read_text(encoding="utf-8")))
     assert used, "templates use t()"
     assert used <= set(i18n.MESSAGES), used - set(i18n.MESSAGES)
+
+
+def test_every_verification_word_exists() -> None:
+    """The families the verification pages build keys from: every value the report and the
+    registry can hold has its words."""
+    from signing.registry import STATUSES
+    from signing.verification import Indication, Refusal
+
+    families = {
+        "verify_kind_": ["signature", "doc_timestamp"],
+        "verify_indication_": [i.value for i in Indication],
+        "verify_refused_": [r.value for r in Refusal],
+        "verify_revocation_": ["good", "revoked", "unknown", "not_checked"],
+        "verify_source_": ["embedded", "online"],
+        "verify_coverage_": ["entire_file", "entire_revision", "partial"],
+        "verify_modifications_": ["none", "lta_updates", "form_filling", "annotations",
+                                  "forbidden"],
+        # an active registry document leaves the verdict to the signatures
+        "verify_verdict_": ["valid", "invalid", "indeterminate", "unsigned", "refused",
+                            "not_issued", "suspended", "revoked", "expired", "not_yet_valid"],
+        "registry_status_": [*STATUSES, "expired", "not_yet_valid"],
+        "verify_registry_title_": [*STATUSES, "expired", "not_yet_valid"],
+        "verify_registry_match_": ["exact", "extended", "different"],
+    }
+    missing = [prefix + value for prefix, values in families.items() for value in values
+               if prefix + value not in i18n.MESSAGES]
+    assert not missing, missing
 
 
 def test_translate_fallbacks_and_format() -> None:
