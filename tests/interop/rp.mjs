@@ -11,48 +11,12 @@
 // On failure the script exits 1 and writes the error, and the HTTP exchanges it made (with
 // token values redacted), to stderr.
 import * as client from 'openid-client';
+import { recordingFetch, run } from './rp_common.mjs';
 
 // The client registers for ES256 ID tokens (the provider's default); declaring it here makes
 // openid-client reject an ID token signed with anything else.
 const ID_TOKEN_ALG = 'ES256';
 const SCOPE = 'openid profile email phone address offline_access';
-const SECRET_KEYS = new Set(['access_token', 'refresh_token', 'id_token', 'code', 'client_secret']);
-
-const exchanges = [];
-
-function redact(value) {
-  if (Array.isArray(value)) return value.map(redact);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [
-      k, SECRET_KEYS.has(k) && typeof v === 'string' ? `<redacted, ${v.length} chars>` : redact(v),
-    ]));
-  }
-  return value;
-}
-
-// Records every HTTP exchange openid-client makes, for the failure report.
-async function recordingFetch(url, options) {
-  const response = await fetch(url, options);
-  const entry = { method: options?.method ?? 'GET', url: String(url), status: response.status };
-  const wwwAuth = response.headers.get('www-authenticate');
-  if (wwwAuth) entry.www_authenticate = wwwAuth;
-  entry.content_type = response.headers.get('content-type');
-  try {
-    const text = await response.clone().text();
-    try {
-      const json = JSON.parse(text);
-      // A discovery document is long: its issuer and the names it lists are enough.
-      entry.body = String(url).includes('/.well-known/')
-        ? { issuer: json.issuer, keys: Object.keys(json) } : redact(json);
-    } catch {
-      entry.body = text.length > 600 ? `${text.slice(0, 600)}...` : text;
-    }
-  } catch (err) {
-    entry.body = `<unreadable: ${err}>`;
-  }
-  exchanges.push(entry);
-  return response;
-}
 
 async function discover(issuer, clientId, clientSecret) {
   const config = await client.discovery(
@@ -158,32 +122,7 @@ async function finish([issuer, clientId, clientSecret, callbackUrl, state, codeV
   return out;
 }
 
-function describe(err) {
-  const d = { name: err?.name, message: err?.message };
-  for (const k of ['code', 'error', 'error_description', 'status']) {
-    if (err?.[k] !== undefined) d[k] = err[k];
-  }
-  let cause = err?.cause;
-  if (cause instanceof Response) cause = `<Response ${cause.status}>`;
-  else if (cause instanceof Error) cause = describe(cause);
-  if (cause !== undefined) d.cause = redact(cause);
-  return d;
-}
-
-const [command, ...args] = process.argv.slice(2);
-const steps = { start: [start, 4], finish: [finish, 7] };
-if (!steps[command] || args.length !== steps[command][1]) {
-  process.stderr.write('usage: node rp.mjs start <issuer> <client_id> <client_secret> '
+await run('rp.mjs', { start: [start, 4], finish: [finish, 7] },
+  'usage: node rp.mjs start <issuer> <client_id> <client_secret> '
     + '<redirect_uri>\n       node rp.mjs finish <issuer> <client_id> <client_secret> '
     + '<callback_url> <state> <code_verifier> <nonce>\n');
-  process.exit(2);
-}
-try {
-  const result = await steps[command][0](args);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-} catch (err) {
-  process.stderr.write(`openid-client ${command} failed:\n${JSON.stringify(describe(err), null, 2)}\n`);
-  process.stderr.write(`HTTP exchanges:\n${JSON.stringify(exchanges, null, 2)}\n`);
-  if (err?.stack) process.stderr.write(`${err.stack}\n`);
-  process.exit(1);
-}

@@ -24,12 +24,12 @@ pytestmark = pytest.mark.interop
 RP = Path(__file__).resolve().parent / "rp.mjs"
 
 
-def rp(node: str, *args: str) -> dict[str, Any]:
-    """Run one step of the Node.js relying party; its stdout is one JSON document."""
-    proc = subprocess.run([node, str(RP), *args], capture_output=True, text=True,
-                          timeout=60, check=False, cwd=RP.parent)
+def rp(node: str, *args: str, script: Path = RP) -> dict[str, Any]:
+    """Run one step of a Node.js relying party; its stdout is one JSON document."""
+    proc = subprocess.run([node, str(script), *args], capture_output=True, text=True,
+                          timeout=90, check=False, cwd=script.parent)
     if proc.returncode != 0:
-        pytest.fail(f"node rp.mjs {args[0]} exited {proc.returncode}\n"
+        pytest.fail(f"node {script.name} {args[0]} exited {proc.returncode}\n"
                     f"--- stderr ---\n{proc.stderr}\n--- stdout ---\n{proc.stdout}",
                     pytrace=False)
     return dict(json.loads(proc.stdout))

@@ -226,6 +226,23 @@ def test_bad_status_bodies_and_size_limit(signing_env: SigningEnv) -> None:
     assert resp.status_code in (404, 405)
 
 
+def forged_copy(env: SigningEnv, doc: dict[str, Any]) -> bytes:
+    """What a forger makes: the same id re-rendered with another business name and sealed with
+    a seal that validates (here: the test environment's own seal)."""
+    from signing.registry import TYPES
+    from signing.render import RenderInput, render_pdf
+
+    body = render_pdf(RenderInput(
+        doc_id=doc["id"], type=TYPES["business_license"], agency_th="กรมพัฒนาธุรกิจการค้า",
+        agency_en="Department of Business Development", holder_name="นายสมชาย ใจดี",
+        holder_name_en=None, national_id_masked=None,
+        fields={**LICENSE["fields"], "business_name": "บริษัทปลอม จำกัด"},
+        valid_from=datetime(2026, 1, 1, tzinfo=UTC), valid_until=datetime(2100, 1, 1,
+                                                                          tzinfo=UTC),
+        issued_at=datetime.now(UTC), verify_url=doc["verify_url"]))
+    return sign_pdf(body, env.seal, SignRequest(level=Level.B_T), timestamper=env.timestamper())
+
+
 def test_verdict_tells_issued_from_resigned_and_revoked(signing_env: SigningEnv) -> None:
     """The registry half of verification: a genuine copy is "exact"; one re-rendered with a
     changed field and sealed with a valid seal is "different" even though its signature is
@@ -235,21 +252,7 @@ def test_verdict_tells_issued_from_resigned_and_revoked(signing_env: SigningEnv)
     doc = issue(env, token)
     pdf = base64.b64decode(doc["pdf"])
 
-    # A forger re-renders the same id with another business name and seals it with a seal
-    # that validates (here: the test environment's seal), at the same level.
-    from signing.registry import TYPES
-    from signing.render import RenderInput, render_pdf
-
-    forged_body = render_pdf(RenderInput(
-        doc_id=doc["id"], type=TYPES["business_license"], agency_th="กรมพัฒนาธุรกิจการค้า",
-        agency_en="Department of Business Development", holder_name="นายสมชาย ใจดี",
-        holder_name_en=None, national_id_masked=None,
-        fields={**LICENSE["fields"], "business_name": "บริษัทปลอม จำกัด"},
-        valid_from=datetime(2026, 1, 1, tzinfo=UTC), valid_until=datetime(2100, 1, 1,
-                                                                          tzinfo=UTC),
-        issued_at=datetime.now(UTC), verify_url=doc["verify_url"]))
-    forged = sign_pdf(forged_body, env.seal, SignRequest(level=Level.B_T),
-                      timestamper=env.timestamper())
+    forged = forged_copy(env, doc)
     assert [r.valid for r in validate_pdf(forged, env.offline_context())
             if r.kind == "signature"] == [True]
 

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
 import requests
 
 from signing.pades import Level, SignRequest, sign_pdf
-from signing.registry import TYPES
-from signing.render import RenderInput, render_pdf
 from tests.registry.conftest import agency, api
-from tests.registry.test_registry_api import LICENSE, NATIONAL_ID, issue
+from tests.registry.test_registry_api import LICENSE, NATIONAL_ID, forged_copy, issue
 from tests.signing.conftest import SigningEnv
 from tests.support import pdfjudges as judges
 
@@ -84,15 +81,7 @@ def test_a_resealed_copy_with_a_changed_field_is_not_the_one_issued(
     env = signing_env
     _client, token, _seal = agency(env)
     doc = issue(env, token)
-    forged = sign_pdf(render_pdf(RenderInput(
-        doc_id=doc["id"], type=TYPES["business_license"], agency_th="กรมพัฒนาธุรกิจการค้า",
-        agency_en="Department of Business Development", holder_name="นายสมชาย ใจดี",
-        holder_name_en=None, national_id_masked=None,
-        fields={**LICENSE["fields"], "business_name": "บริษัทปลอม จำกัด"},
-        valid_from=datetime(2026, 1, 1, tzinfo=UTC), valid_until=datetime(2100, 1, 1,
-                                                                          tzinfo=UTC),
-        issued_at=datetime.now(UTC), verify_url=doc["verify_url"])),
-        env.seal, SignRequest(level=Level.B_T), timestamper=env.timestamper())
+    forged = forged_copy(env, doc)
     body = _verify(env, forged)
     assert body["indication"] == "TOTAL_PASSED"  # a valid seal, on the wrong content
     assert body["registry"]["match"] == "different"
