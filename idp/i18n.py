@@ -934,6 +934,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "ใบรับรองสำหรับลงลายมือชื่อของคุณถูกเพิกถอน",
         "en": "Your signing certificate was revoked",
     },
+    "activity_signing_signed": {
+        "th": "คุณลงลายมือชื่อในเอกสาร PDF", "en": "You signed a PDF document",
+    },
+    "activity_account_closed": {"th": "คุณปิดบัญชี", "en": "You closed your account"},
     # --- the signing page ------------------------------------------------------------------
     "csc_confirm_title": {"th": "ยืนยันการลงลายมือชื่อ", "en": "Confirm a signature"},
     "csc_confirm_intro": {
@@ -1124,6 +1128,46 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This page cannot be shown, but the document can still be signed; open your "
               "file to check it.",
     },
+    # --- closing an account (/account#close) ---------------------------------------------
+    "account_close_title": {"th": "ปิดบัญชีของฉัน", "en": "Close my account"},
+    "account_close_intro": {
+        "th": "การปิดบัญชีจะเพิกถอนใบรับรองสำหรับลงลายมือชื่อ ยกเลิกความยินยอมที่ให้ทุกหน่วยงาน "
+              "(หน่วยงานจะเข้าถึงข้อมูลไม่ได้ทันที) ลบพาสคีย์ และออกจากระบบทุกเครื่อง",
+        "en": "Closing your account revokes your signing certificate, withdraws your consent "
+              "from every agency (they lose access at once), removes your passkeys and logs "
+              "you out everywhere.",
+    },
+    "account_close_kept": {
+        "th": "ตามกฎหมาย เรายังเก็บประวัติการยืนยันตัวตนและบันทึกการใช้งานไว้ "
+              "หากคุณยืนยันตัวตนเข้าสู่ระบบอีกครั้งภายหลัง จะเริ่มบัญชีใหม่โดยไม่มีสิ่งใดจากบัญชีเดิมที่ยังใช้งานอยู่",
+        "en": "As the law requires, we keep the record of how you proved your identity and "
+              "the audit trail. If you prove who you are and log in again later, a fresh "
+              "account starts, with nothing of the old one active.",
+    },
+    "account_close_confirm": {
+        "th": "ฉันเข้าใจและต้องการปิดบัญชี", "en": "I understand, close my account",
+    },
+    "account_close_button": {"th": "ปิดบัญชี", "en": "Close my account"},
+    "account_close_login_again": {
+        "th": "ต้องเข้าสู่ระบบภายใน {minutes} นาทีก่อนปิดบัญชี: เข้าสู่ระบบอีกครั้ง",
+        "en": "Closing needs a login less than {minutes} minutes old: log in again",
+    },
+    "account_close_error_confirm_needed": {
+        "th": "กรุณาทำเครื่องหมายยืนยันก่อนปิดบัญชี", "en": "Tick the box to confirm first.",
+    },
+    "account_close_error_login_again": {
+        "th": "เพื่อความปลอดภัย กรุณาเข้าสู่ระบบอีกครั้ง (ภายใน {minutes} นาที) แล้วปิดบัญชี",
+        "en": "For your safety, log in again (within {minutes} minutes), then close the "
+              "account.",
+    },
+    "account_closed_title": {"th": "ปิดบัญชีแล้ว", "en": "Your account is closed"},
+    "account_closed_certificates": {
+        "th": "เพิกถอนใบรับรองสำหรับลงลายมือชื่อ {n} ใบ", "en": "Signing certificates revoked: {n}",
+    },
+    "account_closed_agencies": {
+        "th": "ยกเลิกความยินยอมของหน่วยงาน {n} แห่ง", "en": "Agencies whose access ended: {n}",
+    },
+    "account_closed_passkeys": {"th": "ลบพาสคีย์ {n} รายการ", "en": "Passkeys removed: {n}"},
     # --- verification (/verify) ------------------------------------------------------------
     "verify_title": {"th": "ตรวจสอบเอกสารที่ลงลายมือชื่อ", "en": "Check a signed document"},
     "verify_intro": {

@@ -25,6 +25,7 @@ never a redirect, so a browser that drops the cookie cannot loop.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,12 +36,13 @@ from flask import Blueprint, redirect, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from idp import i18n, persons, ratelimit, web
+from idp import accounts, i18n, persons, ratelimit, web
 from idp import signing_credentials as creds
 from idp.authn import flow, passkeys
 from idp.authn import session as sso
 from idp.authn.passkey_views import registration_check
 from idp.db import AuditEvent, Authenticator, Client, Person, ProofingRecord, as_utc, utcnow
+from idp.oidc import logout as rp_logout
 from idp.oidc.authorize import AuthorizationRequest
 from idp.pki.views import current_pki
 from idp.provider import Provider, current_provider
@@ -64,6 +66,8 @@ NOTICES = {"added": "passkey_notice_added", "renamed": "passkey_notice_renamed",
 SIGNING_ERRORS = frozenset({"ial_too_low", "aal_too_low", "no_verified_names", "no_citizen_id",
                             "confirm_needed"})
 """`?signing_error=` values the page explains (`signing_cert_error_<code>`); others ignored."""
+CLOSE_ERRORS = frozenset({"confirm_needed", "login_again"})
+"""`?close_error=` values the page explains (`account_close_error_<code>`)."""
 
 
 # --- view data ---------------------------------------------------------------------------------
@@ -187,7 +191,8 @@ def describe_event(event: AuditEvent, names: _Names) -> str:
 
 _PLAIN_EVENTS = frozenset({"logout", "passkey.login_failed", "passkey.clone_suspected",
                            "passkey.registration_failed", "cert.issued", "cert.revoked",
-                           "signing.credential_issued", "signing.credential_revoked"})
+                           "signing.credential_issued", "signing.credential_revoked",
+                           "signing.signed", "account.closed"})
 
 
 def _bank_of(evidence: Iterable[Any]) -> str | None:
@@ -345,6 +350,35 @@ def signing_revoke() -> Response:
     return _signing_back("cert_revoked=1")
 
 
+CLOSE_MAX_AGE = 600
+"""Closing needs a login at most this many seconds old: a borrowed, still-open browser must
+not be enough to close someone's account."""
+
+
+@bp.post(flow.ACCOUNT_PAGE + "/close")
+def close() -> Response:
+    """"Close my account": with the confirmation box ticked and a fresh login. Ends what
+    `idp.accounts.close_account` lists, tells the agencies of this session over the back
+    channel, ends this browser's session, and says what was done."""
+    web.check_csrf()
+    p = current_provider()
+    handle, current = flow.current_session(p)
+    if current is None:
+        return login_required_page()
+    if request.form.get("confirm") != "yes":
+        return redirect(f"{flow.ACCOUNT_PAGE}?close_error=confirm_needed#close", code=303)
+    if time.time() - current.auth_time > CLOSE_MAX_AGE:
+        return redirect(f"{flow.ACCOUNT_PAGE}?close_error=login_again#close", code=303)
+    with p.db.session() as s:
+        agencies = [c for c in (s.get(Client, cid) for cid in current.clients) if c]
+    closed = accounts.close_account(p, current_pki(), current.person_id)
+    rp_logout.notify_backchannel(p, agencies, current.person_id, current.sid)
+    sso.end(p.store, handle)
+    response = web.render_page("account_closed.html", closed=closed)
+    response.delete_cookie(sso.COOKIE, path="/")
+    return response
+
+
 # --- pages -------------------------------------------------------------------------------------
 
 
@@ -379,12 +413,15 @@ def account() -> Response:
     notice = next((NOTICES[k] for k in NOTICES if request.args.get(k) == "1"), None)
     signing_error = request.args.get("signing_error")
     signing_error = signing_error if signing_error in SIGNING_ERRORS else None
+    close_error = request.args.get("close_error")
+    close_error = close_error if close_error in CLOSE_ERRORS else None
     return web.render_page(
         "account.html", summary=_summary(p, current, locale),
         passkeys=passkey_items(p, person_id), refusal=registration_check(p, current),
         consents=flow.active_consents(p, person_id), activity=lines, page=page,
         older=older, proofing=proofing(p, person_id, locale), notice=notice,
         signing=signing_certificate(p, person_id, signing_error), signing_error=signing_error,
+        close_error=close_error, close_max_minutes=CLOSE_MAX_AGE // 60,
         error="passkey_name_invalid" if request.args.get("error") == "name" else None,
         page_url=flow.ACCOUNT_PAGE + (f"?page={page}" if page > 1 else ""))
 

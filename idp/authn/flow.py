@@ -14,7 +14,7 @@ from flask import redirect, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from idp import audit, i18n, persons
+from idp import accounts, audit, i18n, persons
 from idp.authn import disclosure, passkeys
 from idp.authn import session as sso
 from idp.db import Client, ConsentGrant, utcnow
@@ -138,8 +138,16 @@ def redirect_status() -> int:
 
 
 def current_session(p: Provider) -> tuple[str | None, sso.SsoSession | None]:
+    """The browser's session; a session begun before its person closed their account
+    (in this browser or another) is ended here, wherever it is next used."""
     handle = request.cookies.get(sso.COOKIE)
-    return handle, sso.load(p.store, handle)
+    session = sso.load(p.store, handle)
+    if session is not None:
+        closed_at = accounts.closed_since(p.store, session.person_id)
+        if closed_at is not None and session.auth_time < closed_at:
+            sso.end(p.store, handle)
+            return handle, None
+    return handle, session
 
 
 def proceed(p: Provider, req: AuthorizationRequest, client: Client,
