@@ -57,10 +57,10 @@ def close_account(p: Provider, pki: Pki, person_id: str) -> Closed:
             Grant.person_id == person_id, Grant.revoked_at.is_(None))))
         for grant_id in grant_ids:
             tokens.revoke_grant(s, grant_id, "account_closed")
-        passkeys = s.execute(delete(Authenticator).where(
-            Authenticator.person_id == person_id)).rowcount or 0
-        links = s.execute(delete(FederatedLink).where(
-            FederatedLink.person_id == person_id)).rowcount or 0
+        passkeys = getattr(s.execute(delete(Authenticator).where(
+            Authenticator.person_id == person_id)), "rowcount", 0)
+        links = getattr(s.execute(delete(FederatedLink).where(
+            FederatedLink.person_id == person_id)), "rowcount", 0)
         closed = Closed(certificates, len(agencies), len(grant_ids), passkeys, links)
         audit.record(s, "account.closed", person_id=person_id,
                      certificates=closed.certificates, agencies=closed.agencies,

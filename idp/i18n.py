@@ -1314,6 +1314,110 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The document was changed after signing in a way that is not allowed (such as "
               "pages added or content changed).",
     },
+    "verify_signer": {
+        "th": "ผู้ลงลายมือชื่อ",
+        "en": "Signer",
+    },
+    "verify_code_digest_mismatch": {
+        "th": "ค่าแฮชของเนื้อหาไม่ตรงกับที่ลงลายมือชื่อไว้",
+        "en": "The content's hash does not match what was signed.",
+    },
+    "verify_code_signature_invalid": {
+        "th": "ค่าลายมือชื่อตรวจสอบไม่ผ่าน",
+        "en": "The signature value does not verify.",
+    },
+    "verify_code_format_failure": {
+        "th": "โครงสร้างลายมือชื่อไม่ถูกต้อง",
+        "en": "The signature's structure is not valid.",
+    },
+    "verify_code_forbidden_modification": {
+        "th": "มีการแก้ไขที่ไม่อนุญาตหลังลงลายมือชื่อ",
+        "en": "The document was changed after signing in a way that is not allowed.",
+    },
+    "verify_code_partial_coverage": {
+        "th": "ลายมือชื่อครอบคลุมไฟล์เพียงบางส่วน",
+        "en": "The signature covers only part of the file.",
+    },
+    "verify_code_docmdp_violation": {
+        "th": "การแก้ไขขัดกับสิทธิ์ที่ผู้รับรองเอกสารกำหนดไว้",
+        "en": "A change breaks the permissions the certifying signature set.",
+    },
+    "verify_code_certificate_revoked": {
+        "th": "ใบรับรองของผู้ลงลายมือชื่อถูกเพิกถอน",
+        "en": "The signer's certificate is revoked.",
+    },
+    "verify_code_ca_certificate_revoked": {
+        "th": "ใบรับรองของผู้ออกใบรับรองถูกเพิกถอน",
+        "en": "A certificate authority's certificate is revoked.",
+    },
+    "verify_code_untrusted_chain": {
+        "th": "ไม่ถึงผู้ออกใบรับรองที่เชื่อถือ",
+        "en": "The chain does not reach a trusted authority.",
+    },
+    "verify_code_no_signing_certificate": {
+        "th": "ไม่พบใบรับรองของผู้ลงลายมือชื่อ",
+        "en": "The signer's certificate is missing.",
+    },
+    "verify_code_certificate_expired": {
+        "th": "ใบรับรองหมดอายุแล้ว",
+        "en": "The certificate has expired.",
+    },
+    "verify_code_certificate_not_yet_valid": {
+        "th": "ใบรับรองยังไม่เริ่มมีผล",
+        "en": "The certificate was not yet valid.",
+    },
+    "verify_code_revocation_unavailable": {
+        "th": "ตรวจสถานะใบรับรองไม่ได้",
+        "en": "The certificate's status could not be checked.",
+    },
+    "verify_code_weak_algorithm": {
+        "th": "ใช้วิธีเข้ารหัสที่ไม่ปลอดภัยแล้ว",
+        "en": "An algorithm that is no longer safe is used.",
+    },
+    "verify_code_chain_constraints": {
+        "th": "สายใบรับรองไม่เป็นไปตามข้อกำหนด",
+        "en": "The certificate chain breaks a rule.",
+    },
+    "verify_code_chain_invalid": {
+        "th": "สายใบรับรองไม่ถูกต้อง",
+        "en": "The certificate chain is not valid.",
+    },
+    "verify_code_signature_constraints": {
+        "th": "ลายมือชื่อไม่เป็นไปตามข้อกำหนด",
+        "en": "The signature breaks a required rule.",
+    },
+    "verify_code_timestamp_order": {
+        "th": "ลำดับเวลาของการประทับเวลาไม่ถูกต้อง",
+        "en": "The time-stamps are out of order.",
+    },
+    "verify_code_no_proof_of_existence": {
+        "th": "ไม่มีหลักฐานว่าลงลายมือชื่อเมื่อใด",
+        "en": "Nothing proves when the signature was made.",
+    },
+    "verify_code_byte_range_invalid": {
+        "th": "ช่วงข้อมูลที่ลงลายมือชื่อไม่ถูกต้อง",
+        "en": "The signed byte range is not valid.",
+    },
+    "verify_code_signature_unreadable": {
+        "th": "อ่านลายมือชื่อไม่ได้",
+        "en": "The signature cannot be read.",
+    },
+    "verify_code_no_revocation_data": {
+        "th": "ไฟล์ไม่มีข้อมูลสถานะใบรับรอง",
+        "en": "The file carries no certificate status data.",
+    },
+    "verify_code_revoked_after_signing": {
+        "th": "ใบรับรองถูกเพิกถอนหลังจากลงลายมือชื่อแล้ว (ลายมือชื่อยังใช้ได้)",
+        "en": "The certificate was revoked after the signature was made (the signature stands).",
+    },
+    "verify_code_annotations_added": {
+        "th": "มีการเพิ่มหมายเหตุหลังลงลายมือชื่อ",
+        "en": "Annotations were added after signing.",
+    },
+    "verify_code_signature_timestamp_invalid": {
+        "th": "การประทับเวลาของลายมือชื่อตรวจสอบไม่ผ่าน",
+        "en": "The signature's time-stamp does not verify.",
+    },
     "verify_kind_signature": {"th": "ลายมือชื่อ", "en": "Signature"},
     "verify_kind_doc_timestamp": {"th": "การประทับเวลาเอกสาร", "en": "Document time-stamp"},
     "verify_indication_TOTAL_PASSED": {"th": "ถูกต้อง", "en": "Valid"},

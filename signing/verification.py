@@ -39,6 +39,7 @@ from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
 from signing.pades import asyncio_safe
 from signing.verification_ades import (
     SUBFILTER_FORMATS,
+    VERDICT_CODES,
     DocumentFacts,
     apply_modifications,
     dss_revisions,
@@ -298,6 +299,7 @@ def verify_pdf_bounded(data: bytes, policy: TrustPolicy, *, timeout_seconds: flo
 
 
 __all__ = [
+    "VERDICT_CODES",
     "CertificateInfo",
     "Indication",
     "Refusal",

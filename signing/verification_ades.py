@@ -90,6 +90,11 @@ ERROR_CODES = {
     "TIMESTAMP_ORDER_FAILURE": "timestamp_order",
     "NO_POE": "no_proof_of_existence",
 }
+#: Every code a verdict's `errors` and `warnings` may hold (the web layer has words for each).
+VERDICT_CODES = frozenset({
+    *ERROR_CODES.values(), "partial_coverage", "docmdp_violation", "forbidden_modification",
+    "byte_range_invalid", "signature_unreadable", "signature_timestamp_invalid",
+    "revoked_after_signing", "no_revocation_data", "annotations_added"})
 SUBFILTER_FORMATS = {"adbe.pkcs7.detached": "PKCS7", "adbe.pkcs7.sha1": "PKCS7",
                      "ETSI.RFC3161": "RFC3161"}
 MODIFICATIONS = {
@@ -211,6 +216,19 @@ def indication_of(sub: AdESSubIndic) -> Indication:
     return Indication.INDETERMINATE
 
 
+def short_name(name: asn1_x509.Name) -> str:
+    """What a person calls the signer: the common name, else the organisation, else the whole
+    name (the full name is in `signer` and the chain)."""
+    native = name.native if isinstance(name.native, dict) else {}
+    for key in ("common_name", "organization_name"):
+        value = native.get(key)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, str) and value:
+            return value
+    return str(name.human_friendly)
+
+
 def cert_info(cert: asn1_x509.Certificate) -> CertificateInfo:
     return CertificateInfo(
         subject=cert.subject.human_friendly, issuer=cert.issuer.human_friendly,
@@ -327,6 +345,7 @@ async def judge_timestamp(sig: EmbeddedPdfSignature, verdict: SignatureVerdict,
         verdict.best_signature_time = status.timestamp
         verdict.timestamp_authority = status.signing_cert.subject.human_friendly
         verdict.signer = verdict.timestamp_authority
+        verdict.signer_name = short_name(status.signing_cert.subject)
         _chain(verdict, status.validation_path, status.signing_cert)
         if not status.intact:
             _apply(verdict, AdESFailure.HASH_FAILURE)
@@ -385,6 +404,7 @@ async def judge_signature(sig: EmbeddedPdfSignature, verdict: SignatureVerdict,
     status = result.api_status
     _chain(verdict, _path_of(result), signer_cert)
     verdict.signer = signer_cert.subject.human_friendly
+    verdict.signer_name = short_name(signer_cert.subject)
     verdict.claimed_time = sig.self_reported_timestamp
     verdict.best_signature_time = getattr(result, "best_signature_time", None)
     revoked = getattr(status, "revocation_details", None)

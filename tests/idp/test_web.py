@@ -512,7 +512,7 @@ def test_every_verification_word_exists() -> None:
     """The families the verification pages build keys from: every value the report and the
     registry can hold has its words."""
     from signing.registry import STATUSES
-    from signing.verification import Indication, Refusal
+    from signing.verification import VERDICT_CODES, Indication, Refusal
 
     families = {
         "verify_kind_": ["signature", "doc_timestamp"],
@@ -529,6 +529,7 @@ def test_every_verification_word_exists() -> None:
         "registry_status_": [*STATUSES, "expired", "not_yet_valid"],
         "verify_registry_title_": [*STATUSES, "expired", "not_yet_valid"],
         "verify_registry_match_": ["exact", "extended", "different"],
+        "verify_code_": sorted(VERDICT_CODES),
     }
     missing = [prefix + value for prefix, values in families.items() for value in values
                if prefix + value not in i18n.MESSAGES]
