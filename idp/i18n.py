@@ -1410,6 +1410,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "th": "ใบรับรองถูกเพิกถอนหลังจากลงลายมือชื่อแล้ว (ลายมือชื่อยังใช้ได้)",
         "en": "The certificate was revoked after the signature was made (the signature stands).",
     },
+    "verify_code_visible_changes_after_signing": {
+        "th": "บางหน้าดูต่างไปจากตอนที่ลงลายมือชื่อ (ตรวจดูว่าเป็นการกรอกแบบฟอร์มตามปกติหรือไม่)",
+        "en": "Some pages look different now than when this was signed (check that it is "
+              "ordinary form filling).",
+    },
+    "verify_changed_pages": {"th": "หน้าที่ดูต่างไป", "en": "Pages that look different"},
     "verify_code_annotations_added": {
         "th": "มีการเพิ่มหมายเหตุหลังลงลายมือชื่อ",
         "en": "Annotations were added after signing.",

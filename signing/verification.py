@@ -59,6 +59,7 @@ from signing.verification_model import (
     worst,
 )
 from signing.verification_pool import Died, Overrun, pool_for
+from signing.visual_changes import changed_pages
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -130,7 +131,7 @@ def _judge(data: bytes, policy: TrustPolicy, max_bytes: int,
         return Refusal.DAMAGED
     ocsps, crls, certs = read_dss(reader)
     facts = DocumentFacts(reader=reader, dss_ocsps=ocsps, dss_crls=crls, dss_certs=certs,
-                          dss_revisions=dss_revisions(reader))
+                          dss_revisions=dss_revisions(reader), data=data)
     timing = ValidationTimingInfo.now(tz=UTC)
     sigs.sort(key=_revision_of)
     for sig in sigs:
@@ -197,7 +198,28 @@ def _one(sig: Any, policy: TrustPolicy, facts: DocumentFacts,
     except Exception:
         return _unprocessable(verdict, "signature_unreadable")
     apply_modifications(verdict)
+    if kind == "signature" and verdict.modifications in VISIBLE_CHANGE_KINDS:
+        _compare_renderings(sig, verdict, facts.data)
     return verdict
+
+
+VISIBLE_CHANGE_KINDS = ("form_filling", "annotations")
+"""Later changes the difference analysis allows but that can still change what a person sees
+(the shadow attacks): for these the signed revision is rendered and compared."""
+
+
+def _compare_renderings(sig: Any, verdict: SignatureVerdict, data: bytes) -> None:
+    """A warning naming the pages that look different now than when this was signed
+    (`signing.visual_changes`); the indication is not changed by it."""
+    try:
+        byte_range = [int(v) for v in sig.byte_range]
+        signed = data[:byte_range[2] + byte_range[3]]
+    except Exception:
+        return
+    pages = changed_pages(signed, data)
+    if pages:
+        verdict.changed_pages = pages
+        verdict.warnings.append("visible_changes_after_signing")
 
 
 def asyncio_run(coro: Any) -> Any:

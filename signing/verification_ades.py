@@ -94,7 +94,8 @@ ERROR_CODES = {
 VERDICT_CODES = frozenset({
     *ERROR_CODES.values(), "partial_coverage", "docmdp_violation", "forbidden_modification",
     "byte_range_invalid", "signature_unreadable", "signature_timestamp_invalid",
-    "revoked_after_signing", "no_revocation_data", "annotations_added"})
+    "revoked_after_signing", "no_revocation_data", "annotations_added",
+    "visible_changes_after_signing"})
 SUBFILTER_FORMATS = {"adbe.pkcs7.detached": "PKCS7", "adbe.pkcs7.sha1": "PKCS7",
                      "ETSI.RFC3161": "RFC3161"}
 MODIFICATIONS = {
@@ -119,6 +120,8 @@ class DocumentFacts:
     """Revisions signed by a document time-stamp whose own check passed."""
     dss_revisions: list[int] = field(default_factory=list)
     """Revisions (0-based) in which a /DSS is present."""
+    data: bytes = b""
+    """The file itself, for comparing what a signature signed with what is shown now."""
 
 
 def read_dss(reader: PdfFileReader) -> tuple[list[Any], list[Any], list[Any]]:

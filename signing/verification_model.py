@@ -105,6 +105,9 @@ class SignatureVerdict:
     best_signature_time: datetime | None = None
     """Added: the earliest time the signature is proven to have existed (a time-stamp, or
     the validation time when nothing proves earlier), as ETSI's "best-signature-time"."""
+    changed_pages: list[int] = field(default_factory=list)
+    """Added: pages (1-based) that look different now than in the revision this signature
+    signed, when later changes were of an allowed kind (see signing.visual_changes)."""
     signer_name: str | None = None
     """Added: the signer as a person names them (the certificate's common name, else its
     organisation), for headlines; `signer` keeps the full name."""

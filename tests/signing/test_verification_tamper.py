@@ -81,6 +81,11 @@ def test_form_filling_after_signing_still_passes(signing_env: SigningEnv) -> Non
     assert sig.modifications == "form_filling", sig
     assert sig.indication is Indication.TOTAL_PASSED and sig.errors == []
     assert report.indication is Indication.TOTAL_PASSED
+    # what a person sees changed (the filled value): rendered and compared, named as a warning
+    assert sig.changed_pages == [1] and "visible_changes_after_signing" in sig.warnings
+    untouched = verify_pdf(signed, _policy(env)).signatures[0]
+    assert untouched.changed_pages == [] and "visible_changes_after_signing" not in \
+        untouched.warnings
 
 
 def test_byte_change_is_reported_before_a_forbidden_update(signing_env: SigningEnv) -> None:
