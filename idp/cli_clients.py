@@ -47,6 +47,7 @@ METADATA_OPTIONS: tuple[tuple[str, str, bool], ...] = (
     ("--sector-identifier-uri", "sector_identifier_uri", False),
     ("--subject-type", "subject_type", False),
     ("--backchannel-logout-uri", "backchannel_logout_uri", False),
+    ("--profile", "profile", False),
 )
 
 
@@ -113,6 +114,22 @@ def collect_metadata(options: dict[str, Any]) -> dict[str, Any]:
     if session_required is not None:
         meta["backchannel_logout_session_required"] = session_required
     return meta
+
+
+def refuse_basic_when_fapi2_only(meta: dict[str, Any], fapi2_only: bool) -> None:
+    """Under IDP_FAPI2_ONLY a basic client could never log anyone in (/authorize refuses it),
+    so registering one, or turning one back to basic, is refused up front with the reason.
+    Kept here, at the call site, so `idp.clients.validate_metadata` stays free of settings."""
+    if fapi2_only and meta.get("profile", "basic") != "fapi2":
+        _fail("IDP_FAPI2_ONLY is on: only clients with profile fapi2 can be registered "
+              "(give --profile fapi2 with private_key_jwt and --jwks-uri, or \"profile\": "
+              "\"fapi2\" in --file)")
+
+
+def refuse_basic_update_when_fapi2_only(meta: dict[str, Any], fapi2_only: bool) -> None:
+    """An update may leave an existing client as it is, but not make one basic again."""
+    if fapi2_only and "profile" in meta:
+        refuse_basic_when_fapi2_only(meta, fapi2_only)
 
 
 # --- database --------------------------------------------------------------------------------
@@ -195,6 +212,7 @@ def clients() -> None:
 def add(client_id: str | None, as_json: bool, **options: Any) -> None:
     """Register a client; its secret is printed this once."""
     meta = collect_metadata(options)
+    refuse_basic_when_fapi2_only(meta, settings_or_exit().fapi2_only)
     with _session() as s:
         client, secret = registry.create_client(s, meta, client_id)
         _audit(s, "client.created", client.client_id)
@@ -237,6 +255,7 @@ def update(client_id: str, as_json: bool, **options: Any) -> None:
     meta = collect_metadata(options)
     if not meta:
         _fail("nothing to update; give metadata options or --file")
+    refuse_basic_update_when_fapi2_only(meta, settings_or_exit().fapi2_only)
     with _session() as s:
         client = registry.update_client(s, client_id, meta)
         _audit(s, "client.updated", client_id, fields=sorted(meta))

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from idp.db import Client, as_utc, utcnow
 from idp.fetch import fetch_sector_uris
+from idp.oidc.client_keys import WeakKeyError, check_key_strength
 from idp.oidc.tokens import digest, new_secret
 
 INVALID_METADATA = "invalid_client_metadata"
@@ -295,6 +296,10 @@ def _jwks(meta: Mapping[str, Any]) -> dict[str, Any] | None:
             raise _fail(f'jwks.keys[{i}] must be a JWK object with "kty"')
         if PRIVATE_JWK_MEMBERS & key.keys():
             raise _fail(f"jwks.keys[{i}] holds private key material; register public keys only")
+        try:
+            check_key_strength(key)
+        except WeakKeyError as exc:
+            raise _fail(f"jwks.keys[{i}]: {exc}") from None
     return {"keys": keys}
 
 

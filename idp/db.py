@@ -227,6 +227,10 @@ class Grant(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    # RFC 9449: the thumbprint (RFC 7638) of the DPoP key the family is bound to; every access
+    # token of the grant is then usable only with a proof of that key, and every refresh needs
+    # one. Set when the first tokens are issued and never changed; null means Bearer tokens.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
 
 class AccessToken(Base):

@@ -8,6 +8,11 @@ Because it runs with demo secrets and sandbox parties, it refuses to start in pr
 The demo agency's client secret is shown only once by the registry, so the demo keeps it in
 `var/demo-agency.json` (mode 0600, git-ignored) and rotates it whenever that file is missing or
 no longer matches, so repeated runs neither print secrets nor need any manual step.
+
+The national ID number only travels encrypted, so the demo agency also has an EC key agreement
+key: made on first run, kept beside the secret in `var/demo-agency-encryption-key.json` (0600),
+its public half registered with encrypted ID tokens and userinfo, its private half handed to the
+agency site to decrypt them ("Ask for a verified identity" then shows the national ID).
 """
 
 from __future__ import annotations
@@ -33,9 +38,20 @@ SECRET_FILE = ROOT / "var" / "demo-agency.json"
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (names, not a bind)
 
 
-def demo_client_metadata(agency_base: str) -> dict[str, Any]:
-    """RFC 7591 metadata of the demo agency, pointing at where it listens this run."""
-    return {
+def demo_client_metadata(agency_base: str,
+                         encryption_jwk: dict[str, Any] | None = None) -> dict[str, Any]:
+    """RFC 7591 metadata of the demo agency, pointing at where it listens this run; with its
+    public encryption key, it asks for encrypted ID tokens and userinfo."""
+    encryption: dict[str, Any] = {}
+    if encryption_jwk is not None:
+        encryption = {
+            "jwks": {"keys": [encryption_jwk]},
+            "id_token_encrypted_response_alg": "ECDH-ES+A256KW",
+            "id_token_encrypted_response_enc": "A256GCM",
+            "userinfo_encrypted_response_alg": "ECDH-ES+A256KW",
+            "userinfo_encrypted_response_enc": "A256GCM",
+        }
+    return encryption | {
         "client_name#th": "หน่วยงานตัวอย่าง",
         "client_name#en": "Demo agency",
         "redirect_uris": [f"{agency_base}/callback"],
@@ -46,6 +62,34 @@ def demo_client_metadata(agency_base: str) -> dict[str, Any]:
         "token_endpoint_auth_method": "client_secret_basic",
         "subject_type": "pairwise",
     }
+
+
+def _key_file(secret_path: Path) -> Path:
+    return secret_path.with_name("demo-agency-encryption-key.json")
+
+
+def demo_decryption_key(secret_path: Path = SECRET_FILE) -> dict[str, Any]:
+    """The demo agency's private EC key (JWK) for encrypted responses, made on first use and
+    kept owner-readable only; a file that is missing or unreadable is replaced."""
+    from joserfc.errors import JoseError
+    from joserfc.jwk import ECKey
+
+    path = _key_file(secret_path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        ECKey.import_key(data)
+        if isinstance(data, dict) and data.get("d"):
+            return data
+    except (OSError, ValueError, TypeError, JoseError):
+        pass
+    key = ECKey.generate_key("P-256", parameters={"kid": "demo-agency-enc", "use": "enc"})
+    data = dict(key.as_dict(private=True))
+    _write_private(path, data)
+    return data
+
+
+def _public_jwk(private: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in private.items() if k != "d"}
 
 
 def _read_secret(path: Path) -> str | None:
@@ -61,14 +105,19 @@ def _read_secret(path: Path) -> str | None:
 
 
 def _write_secret(path: Path, secret: str) -> None:
-    """Write the secret readable by the owner only; created 0600 from the start (never
+    """Write the secret readable by the owner only (see `_write_private`)."""
+    _write_private(path, {"client_id": DEMO_CLIENT_ID, "client_secret": secret})
+
+
+def _write_private(path: Path, document: dict[str, Any]) -> None:
+    """Write a JSON document readable by the owner only; created 0600 from the start (never
     world-readable for a moment) and swapped in atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"client_id": DEMO_CLIENT_ID, "client_secret": secret}, fh)
+            json.dump(document, fh)
             fh.write("\n")
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
@@ -94,7 +143,7 @@ def ensure_demo_client(database_url: str, agency_base: str, secret_path: Path = 
     )
     from idp.db import Database
 
-    meta = demo_client_metadata(agency_base)
+    meta = demo_client_metadata(agency_base, _public_jwk(demo_decryption_key(secret_path)))
     db = Database(database_url)
     try:
         with db.session() as s:
@@ -189,7 +238,8 @@ def demo(host: str, port: int, agency_port: int, ndid_port: int) -> None:
     secret = ensure_demo_client(settings.database_url, agency_base, SECRET_FILE)
 
     provider_app = create_app(settings)
-    agency_app = create_agency_app(settings.issuer, DEMO_CLIENT_ID, secret, agency_base)
+    agency_app = create_agency_app(settings.issuer, DEMO_CLIENT_ID, secret, agency_base,
+                                   decryption_key=demo_decryption_key(SECRET_FILE))
     ndid_app = create_ndid_app() if run_ndid else None
 
     servers: list[BaseWSGIServer] = []

@@ -102,6 +102,15 @@ class Settings:
     verify_online_revocation: bool = True
     verify_timeout: int = 20
     verify_max_bytes: int = 20 * 1024 * 1024
+    # FAPI 2.0 only: every authorization request must come through PAR, and only clients of
+    # the fapi2 profile can be registered or log people in (see docs/fapi2.md).
+    fapi2_only: bool = False
+    # The national ID number travels only encrypted: released in an ID token only to a client
+    # whose ID tokens are encrypted, in userinfo only when its userinfo is (docs/fapi2.md).
+    national_id_needs_encryption: bool = True
+    # DPoP (RFC 9449 8, 9): every DPoP proof, at /token and at resources, must carry a nonce
+    # this server issued (DPoP-Nonce header); off by default, see docs/fapi2.md "DPoP".
+    dpop_nonce_required: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -145,6 +154,10 @@ class Settings:
                                            base.verify_online_revocation),
             verify_timeout=_int(e, "IDP_VERIFY_TIMEOUT", base.verify_timeout),
             verify_max_bytes=_int(e, "IDP_VERIFY_MAX_BYTES", base.verify_max_bytes),
+            fapi2_only=_bool(e.get("IDP_FAPI2_ONLY"), base.fapi2_only),
+            national_id_needs_encryption=_bool(e.get("IDP_NATIONAL_ID_NEEDS_ENCRYPTION"),
+                                               base.national_id_needs_encryption),
+            dpop_nonce_required=_bool(e.get("IDP_DPOP_NONCE_REQUIRED"), base.dpop_nonce_required),
         )
 
     def production_problems(self) -> list[str]:

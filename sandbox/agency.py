@@ -15,6 +15,11 @@ State kept for a login:
 A back-channel logout removes the server-side record; the next page view then finds the cookie
 orphaned and clears it, which is how a logout at the provider reaches this site.
 
+The provider sends the national ID number only encrypted, so this site registers an EC key
+agreement key and asks for encrypted ID tokens and userinfo: given its private key
+(`decryption_key`), it opens each ID token (a JWE around the signed JWT) before authlib sees the
+token response, and opens userinfo (`application/jwt`) itself, verifying the signed JWT inside.
+
 Tokens are never logged, shown or put in an error message.
 """
 
@@ -38,9 +43,9 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, Response, abort, redirect, render_template, request, session, url_for
-from joserfc import jws, jwt
+from joserfc import jwe, jws, jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet, KeySetSerialization
+from joserfc.jwk import ECKey, KeySet, KeySetSerialization
 from werkzeug.wrappers import Response as BaseResponse
 
 log = logging.getLogger(__name__)
@@ -178,6 +183,19 @@ class _ReplayCache:
             return True
 
 
+# What this site accepts from the provider in an encrypted response (the algorithms it registers).
+_JWE_REGISTRY = jwe.JWERegistry(algorithms=["ECDH-ES+A256KW", "A256GCM", "A256CBC-HS512"])
+
+
+def decrypt_nested(token: str, key: ECKey) -> str:
+    """The signed JWT inside a nested JWT (OIDC Core 10.2); raises joserfc errors when the
+    token is not for this key or was tampered with."""
+    opened = jwe.decrypt_compact(token, key, registry=_JWE_REGISTRY)
+    if opened.headers().get("cty", "").upper() != "JWT" or opened.plaintext is None:
+        raise TokenRejectedError("the encrypted response does not hold a JWT")
+    return opened.plaintext.decode("ascii")
+
+
 def _keyset(jwks: Mapping[str, Any]) -> KeySet:
     """The provider's public keys; unusable entries make joserfc raise, which callers treat as
     a token that cannot be verified."""
@@ -269,6 +287,7 @@ def create_agency_app(
     *,
     metadata: dict[str, Any] | None = None,
     secret_key: str | None = None,
+    decryption_key: Mapping[str, Any] | None = None,
 ) -> Flask:
     """Build the demo agency site.
 
@@ -277,6 +296,8 @@ def create_agency_app(
     `<issuer>/.well-known/openid-configuration` on first use, and the JWKS from its `jwks_uri`.
     `secret_key` signs the session cookie; by default a random one per process, which is right
     for a demo because the server-side token records do not survive a restart either.
+    `decryption_key` is this site's private EC key (a JWK) for encrypted ID tokens and
+    userinfo; without it, encrypted responses cannot be read.
     """
     issuer = provider_issuer.rstrip("/")
     base_url = base_url.rstrip("/")
@@ -292,7 +313,25 @@ def create_agency_app(
     issuer_origin = "{0.scheme}://{0.netloc}".format(urlsplit(issuer))
 
     oauth = OAuth(app)
-    client_kwargs = {
+    private_key = ECKey.import_key(dict(decryption_key)) if decryption_key else None  # type: ignore[arg-type]
+
+    def open_token_response(resp: requests.Response) -> requests.Response:
+        """Decrypt an encrypted ID token before authlib reads the token response, so that
+        authlib validates the signed JWT inside as it would any ID token."""
+        if private_key is None or resp.status_code != 200:
+            return resp
+        body = resp.json()
+        id_token = body.get("id_token") if isinstance(body, dict) else None
+        if isinstance(id_token, str) and id_token.count(".") == 4:
+            body["id_token"] = decrypt_nested(id_token, private_key)
+            resp._content = json.dumps(body).encode()
+        return resp
+
+    def compliance_fix(http: Any) -> None:
+        http.register_compliance_hook("access_token_response", open_token_response)
+        http.register_compliance_hook("refresh_token_response", open_token_response)
+
+    client_kwargs: dict[str, Any] = {
         "scope": SCOPE,
         "code_challenge_method": "S256",
         "token_endpoint_auth_method": "client_secret_basic",
@@ -305,10 +344,12 @@ def create_agency_app(
             client_secret=client_secret,
             server_metadata_url=f"{issuer}/.well-known/openid-configuration",
             client_kwargs=client_kwargs,
+            compliance_fix=compliance_fix,
         )
     else:
         client = oauth.register(
-            "idp", client_id=client_id, client_secret=client_secret, client_kwargs=client_kwargs
+            "idp", client_id=client_id, client_secret=client_secret, client_kwargs=client_kwargs,
+            compliance_fix=compliance_fix,
         )
         client.server_metadata.update(metadata)
     replay = _ReplayCache()
@@ -464,8 +505,9 @@ def create_agency_app(
         if not id_claims or not token.get("id_token"):
             return error_page(400, "ไม่ได้รับ ID token", "No ID token was returned")
         try:
-            userinfo = dict(client.userinfo())
-        except (OAuthError, requests.HTTPError) as exc:
+            userinfo = fetch_userinfo()
+        except (OAuthError, requests.HTTPError, JoseError, TokenRejectedError,
+                ValueError) as exc:
             log.info("demo agency: userinfo failed (%s)", type(exc).__name__)
             return error_page(502, "เรียกข้อมูลผู้ใช้ (userinfo) ไม่สำเร็จ", "Userinfo failed")
         if userinfo.get("sub") != id_claims.get("sub"):
@@ -486,6 +528,27 @@ def create_agency_app(
         session["id_claims"] = dict(id_claims)
         session["userinfo"] = userinfo
         return redirect(url_for("home"))
+
+    def fetch_userinfo() -> dict[str, Any]:
+        """Userinfo as JSON, or (`application/jwt`) encrypted: decrypted with our key, then
+        the signed JWT inside verified, with `iss` and `aud` checked (OIDC Core 5.3.2)."""
+        resp = client.get(provider_metadata()["userinfo_endpoint"])
+        resp.raise_for_status()
+        kind = resp.headers.get("Content-Type", "").split(";")[0].strip()
+        if kind != "application/jwt":
+            return dict(resp.json())
+        if private_key is None:
+            raise TokenRejectedError("userinfo is encrypted and no decryption key is set")
+        inner = decrypt_nested(resp.text.strip(), private_key)
+        alg = str(jws.extract_compact(inner.encode("ascii")).headers().get("alg"))
+        allowed = provider_metadata().get("id_token_signing_alg_values_supported") or []
+        if alg not in allowed or alg == "none":
+            raise TokenRejectedError("userinfo signing algorithm is not allowed")
+        claims = dict(jwt.decode(inner, _keyset(provider_jwks()), algorithms=[alg]).claims)
+        if claims.pop("iss", None) != issuer or claims.pop("aud", None) != client_id:
+            raise TokenRejectedError("userinfo was signed for someone else")
+        claims.pop("iat", None)
+        return claims
 
     def _check_refreshed_id_token(id_token: str, record: LocalSession) -> dict[str, Any]:
         """OIDC Core 12.2: a refreshed ID token keeps iss, sub and aud, and has no nonce rule

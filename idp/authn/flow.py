@@ -21,7 +21,7 @@ from idp.db import Client, ConsentGrant, utcnow
 from idp.oidc import tokens, verified
 from idp.oidc.authorize import AuthorizationRequest, RedirectError, decide, redirect_with
 from idp.oidc.claims import PROTOCOL_CLAIMS, VERIFIED_CLAIMS
-from idp.provider import Provider
+from idp.provider import Provider, current_provider
 from kyc.assurance import Assurance
 
 # How long a redeemed code is remembered, so that a replay revokes what the first use issued.
@@ -51,14 +51,18 @@ def requested_claim_names(req: AuthorizationRequest) -> list[str]:
     """The consent names a request asks for: each claim named in the `claims` parameter
     (protocol claims aside), and `verified:<claim>` for each claim asked for inside
     `verified_claims`. Not yet narrowed to what the person holds
-    (see `disclosure.consentable`).
+    (see `disclosure.consentable`). The national ID is left out of a target it may not travel
+    in to this client (unencrypted, `verified.releasable`): it is neither offered nor sent.
     """
+    p = current_provider()
     names: set[str] = set()
-    for target in req.claims.values():
+    for where, target in req.claims.items():
         # a plain name that looks like a verified consent name is nobody's claim: dropped
-        names |= {n for n in target if n not in PROTOCOL_CLAIMS and n != VERIFIED_CLAIMS
-                  and not n.startswith(verified.CONSENT_PREFIX)}
-        names |= {verified.consent_name(n) for n in verified.requested_names(target)}
+        plain = [n for n in target if n not in PROTOCOL_CLAIMS and n != VERIFIED_CLAIMS
+                 and not n.startswith(verified.CONSENT_PREFIX)]
+        names |= set(verified.releasable(p, req.client_id, where, plain))
+        names |= {verified.consent_name(n) for n in verified.releasable(
+            p, req.client_id, where, verified.requested_names(target))}
     return sorted(names)
 
 
@@ -250,6 +254,8 @@ def issue_code(p: Provider, req: AuthorizationRequest, client: Client,
         "redirect_uri": req.redirect_uri, "scopes": req.scopes, "nonce": req.nonce,
         "code_challenge": req.code_challenge, "person_id": session.person_id,
         "auth_time": session.auth_time,
+        # RFC 9449 10: the DPoP key the code is bound to; /token checks the proof against it.
+        "dpop_jkt": req.dpop_jkt,
     }, p.settings.code_ttl)
     # The session is saved under the handle it was loaded or started with, never under the
     # request's cookie: right after a login, that cookie still names the old session.

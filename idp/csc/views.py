@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -24,7 +24,7 @@ from idp.csc import seals
 from idp.csc import service as csc
 from idp.csc.service import CscError
 from idp.db import SignatureRecord
-from idp.oidc import tokens
+from idp.oidc import resource
 from idp.pki.views import current_pki
 from idp.provider import current_provider
 from idp.signing_credentials import CITIZEN_CA, active_credential
@@ -109,17 +109,19 @@ def _body() -> Any:
 
 
 def _caller() -> Caller:
-    header = request.headers.get("Authorization", "")
-    scheme, _, raw = header.partition(" ")
-    if scheme.lower() != "bearer" or not raw or len(raw) > 200:
-        raise CscError("invalid_token", "a bearer access token is required", 401)
-    with current_provider().db.session() as s:
-        live = tokens.find_access_token(s, raw.strip())
-        if live is None:
-            raise CscError("invalid_token", "the access token is unknown, expired or revoked",
-                           401)
-        return Caller(live.grant.client_id, live.grant.person_id,
-                      frozenset(live.scope.split()))
+    """Who the access token speaks for: a Bearer token, or a DPoP-bound one with its proof
+    (idp.oidc.resource, the same rules as userinfo). A refusal is answered at once with its
+    challenge (`WWW-Authenticate: DPoP ...` and a DPoP-Nonce for proofs), in the JSON shape
+    of every other CSC error."""
+    p = current_provider()
+    try:
+        creds = resource.credentials(request.headers.get("Authorization"))
+        with p.db.session() as s:
+            live = resource.authenticate(p, s, creds)
+            return Caller(live.grant.client_id, live.grant.person_id,
+                          frozenset(live.scope.split()))
+    except resource.ResourceError as exc:
+        abort(resource.error_response(p, exc))
 
 
 def _require_scope(caller: Caller) -> None:

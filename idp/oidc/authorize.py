@@ -1,9 +1,12 @@
 """The authorization endpoint as an ordered list of small, named checks.
 
-Reading CHECKS tells the whole endpoint. The first two checks establish where errors may go:
+Reading CHECKS tells the whole endpoint. The first checks establish where errors may go:
 until the client and its exact redirect URI are known, an error is a page for the person and
 never a redirect (an open redirector would hand codes and errors to strangers). After them,
 errors go back to the agency with `state` and `iss` (RFC 9207).
+
+A request pushed beforehand (RFC 9126, see idp.oidc.par) is resolved by the very first check:
+from then on the checks read the pushed parameters only, exactly as they were validated at PAR.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from idp.oidc.claims import ClaimsRequestError, parse_claims_param
 from kyc.assurance import Assurance, parse_acr
 
 MAX_PARAM = 2048
+# RFC 9126 2.2: the request_uri this provider hands out at PAR (see idp.oidc.par).
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+# RFC 9449 10: a base64url SHA-256 JWK thumbprint (RFC 7638) has exactly 43 characters.
+DPOP_JKT_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 PROMPTS = {"none", "login", "consent", "select_account"}
 DISPLAYS = {"page", "popup", "touch", "wap"}
 
@@ -65,6 +72,8 @@ class AuthorizationRequest:
     ui_locales: str | None = None
     claims_locales: str | None = None
     display: str | None = None
+    # The thumbprint of the DPoP key the code is bound to (RFC 9449 10), checked at /token.
+    dpop_jkt: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -84,6 +93,13 @@ class Context:
     verify_id_token: Callable[[str], dict[str, Any]]
     client: Client | None = None
     req: AuthorizationRequest = field(default_factory=AuthorizationRequest)
+    # (request_uri, client_id) -> the pushed parameters, taken (single use), or None when
+    # unknown, expired, used or pushed by another client; see idp.oidc.par.take_pushed.
+    take_pushed: Callable[[str, str], dict[str, str] | None] | None = None
+    # Whether params came through PAR (set by check_pushed_request, or by the PAR endpoint).
+    pushed: bool = False
+    # IDP_FAPI2_ONLY: every client must use PAR, and only fapi2 clients are served.
+    fapi2_only: bool = False
 
 
 def _param(ctx: Context, name: str) -> str | None:
@@ -95,6 +111,24 @@ def _param(ctx: Context, name: str) -> str | None:
     return value
 
 
+def check_pushed_request(ctx: Context) -> None:
+    """RFC 9126 4: with `request_uri`, the request is the one pushed by this `client_id`, taken
+    once; every other query parameter is ignored. An unknown, expired, reused or foreign
+    request_uri is `invalid_request_uri` (RFC 9101 7), shown as a page: no redirect URI is
+    trusted yet, since the pushed one is gone or belongs to someone else."""
+    if not (ctx.params.get("request_uri") or "").startswith(REQUEST_URI_PREFIX):
+        return  # none, or a request object by reference: check_request_object refuses that
+    client_id = ctx.params.get("client_id")
+    if not client_id:
+        raise PageError("invalid_request", "missing_client_id")
+    request_uri = ctx.params["request_uri"]
+    pushed = ctx.take_pushed(request_uri, client_id) if ctx.take_pushed else None
+    if pushed is None:
+        raise PageError("invalid_request_uri", "interaction_expired")
+    ctx.params = pushed
+    ctx.pushed = True
+
+
 def check_client(ctx: Context) -> None:
     client_id = ctx.params.get("client_id")
     if not client_id:
@@ -104,6 +138,20 @@ def check_client(ctx: Context) -> None:
         raise PageError("invalid_client", "unknown_client")
     ctx.client = client
     ctx.req.client_id = client.client_id
+
+
+def check_par_required(ctx: Context) -> None:
+    """A client registered with require_pushed_authorization_requests (every fapi2 client), or
+    any client under IDP_FAPI2_ONLY, must push its request first (FAPI 2.0 5.3.1.2). Refused as
+    a page, before any other parameter is read: nothing in a front-channel request that skipped
+    client authentication is trusted, its redirect URI included."""
+    assert ctx.client is not None
+    if ctx.fapi2_only and ctx.client.profile != "fapi2":
+        raise PageError("unauthorized_client", "request_not_supported")
+    if ctx.pushed:
+        return
+    if ctx.client.require_pushed_authorization_requests or ctx.fapi2_only:
+        raise PageError("invalid_request", "request_not_supported")
 
 
 def check_redirect_uri(ctx: Context) -> None:
@@ -124,8 +172,8 @@ def check_request_object(ctx: Context) -> None:
         raise RedirectError("request_not_supported", "request objects are not supported")
     if "request_uri" in ctx.params:
         raise RedirectError("request_uri_not_supported",
-                            "request_uri is not supported; use pushed authorization requests "
-                            "when they become available")
+                            "request_uri is supported only as returned by the pushed "
+                            "authorization request endpoint")
 
 
 def check_response_type(ctx: Context) -> None:
@@ -167,6 +215,16 @@ def check_pkce(ctx: Context) -> None:
 
 def check_nonce(ctx: Context) -> None:
     ctx.req.nonce = _param(ctx, "nonce")
+
+
+def check_dpop_jkt(ctx: Context) -> None:
+    """RFC 9449 10: binds the code to a DPoP key; the token endpoint then accepts the code
+    only with a proof signed by that key. Malformed means it could never match: refuse."""
+    jkt = _param(ctx, "dpop_jkt")
+    if jkt is not None and not DPOP_JKT_RE.fullmatch(jkt):
+        raise RedirectError("invalid_request", "dpop_jkt must be a base64url SHA-256 JWK "
+                                               "thumbprint (43 characters)")
+    ctx.req.dpop_jkt = jkt
 
 
 def check_prompt(ctx: Context) -> None:
@@ -229,7 +287,9 @@ def check_hints_and_locales(ctx: Context) -> None:
 
 
 CHECKS: tuple[Callable[[Context], None], ...] = (
+    check_pushed_request,
     check_client,
+    check_par_required,
     check_redirect_uri,
     check_request_object,
     check_response_type,
@@ -237,6 +297,7 @@ CHECKS: tuple[Callable[[Context], None], ...] = (
     check_scope,
     check_pkce,
     check_nonce,
+    check_dpop_jkt,
     check_prompt,
     check_max_age,
     check_claims,

@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from idp.oidc.claims import VERIFIED_CLAIMS, supported_claims
+from idp.oidc.client_keys import BASIC_ASSERTION_ALGS
+from idp.oidc.dpop import ALGORITHMS as DPOP_ALGORITHMS
+from idp.oidc.encryption import CONTENT_ENCRYPTIONS, KEY_AGREEMENT
 from idp.provider import Provider
 from kyc.assurance import supported_acr_values
 from kyc.verified_claims import citizen_id_claim
@@ -26,6 +29,10 @@ def discovery_document(p: Provider) -> dict[str, Any]:
         "end_session_endpoint": f"{iss}/logout",
         "revocation_endpoint": f"{iss}/revoke",
         "introspection_endpoint": f"{iss}/introspect",
+        # RFC 9126 5: pushed authorization requests; required of everyone under IDP_FAPI2_ONLY
+        # (a fapi2 client is always required to push, see its own registration metadata).
+        "pushed_authorization_request_endpoint": f"{iss}/par",
+        "require_pushed_authorization_requests": p.settings.fapi2_only,
         "scopes_supported": SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -34,10 +41,20 @@ def discovery_document(p: Provider) -> dict[str, Any]:
         "id_token_signing_alg_values_supported": p.keys.algorithms,
         "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": auth_methods,
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "PS256", "RS256", "EdDSA"],
+        # What a client assertion may be signed with (idp.oidc.client_keys): RS256 only for
+        # basic clients, PS256, ES256 or EdDSA for fapi2 ones; never HS256.
+        "token_endpoint_auth_signing_alg_values_supported": list(BASIC_ASSERTION_ALGS),
+        # Encrypted ID tokens and userinfo (idp.oidc.encryption): nested JWTs to the
+        # agency's EC key.
+        "id_token_encryption_alg_values_supported": [KEY_AGREEMENT],
+        "id_token_encryption_enc_values_supported": list(CONTENT_ENCRYPTIONS),
+        "userinfo_encryption_alg_values_supported": [KEY_AGREEMENT],
+        "userinfo_encryption_enc_values_supported": list(CONTENT_ENCRYPTIONS),
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "code_challenge_methods_supported": ["S256"],
+        # RFC 9449 5.1: the algorithms a DPoP proof may be signed with (idp.oidc.dpop).
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
         "claims_parameter_supported": True,
         "claims_supported": supported_claims((VERIFIED_CLAIMS, citizen_id_claim(iss))),
         "claim_types_supported": ["normal"],
@@ -46,6 +63,8 @@ def discovery_document(p: Provider) -> dict[str, Any]:
         "display_values_supported": ["page", "popup", "touch", "wap"],
         "acr_values_supported": supported_acr_values(iss),
         "request_parameter_supported": False,
+        # False although PAR's request_uri works: in OIDC Discovery this member means request
+        # objects by reference (any URL), which are refused; RFC 9126 needs only the PAR member.
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": False,
         "authorization_response_iss_parameter_supported": True,

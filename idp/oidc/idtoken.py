@@ -3,7 +3,11 @@ the header, the pairwise `sub` that client knows, and only the claims asked for 
 
 `acr` is the exact pair (IAL, AAL) the session reached, never the value asked for, and `amr`
 lists the methods used; `verified_claims` appears only when the `id_token` member of the
-`claims` parameter asks for it (OIDC4IDA), computed now from the person's proofing events."""
+`claims` parameter asks for it (OIDC4IDA), computed now from the person's proofing events.
+
+The national ID number goes in only when this client's ID tokens are encrypted (with
+`IDP_NATIONAL_ID_NEEDS_ENCRYPTION`, the default; idp.oidc.verified.citizen_id_may_travel).
+The token built here is the signed JWT; idp.oidc.server encrypts it for clients that asked."""
 
 from __future__ import annotations
 
@@ -14,9 +18,10 @@ from typing import Any
 
 from idp.db import Client, Grant, Person
 from idp.oidc.claims import VERIFIED_CLAIMS, localize, select_claims
-from idp.oidc.verified import verified_claims_for
+from idp.oidc.verified import citizen_id_may_travel, verified_claims_for
 from idp.provider import Provider
 from keys.jws import b64url
+from kyc.verified_claims import citizen_id_claim
 
 
 @dataclass
@@ -63,10 +68,14 @@ def build_id_token(p: Provider, i: IdTokenInput) -> str:
     if i.person is not None and i.requested:
         held = localize(i.person.claims, i.claims_locales)
         claims.update(select_claims(held, [], i.requested, include_scope_claims=False))
+        citizen_id_allowed = citizen_id_may_travel(p, i.client, "id_token")
+        if not citizen_id_allowed:
+            claims.pop(citizen_id_claim(p.issuer), None)
         if i.requested.get(VERIFIED_CLAIMS) is not None:
             with p.db.session() as s:
                 verified = verified_claims_for(s, p, client_id=i.client.client_id,
-                                               person_id=i.person.id, target=i.requested)
+                                               person_id=i.person.id, target=i.requested,
+                                               citizen_id_allowed=citizen_id_allowed)
             if verified is not None:
                 claims["verified_claims"] = verified
     return p.keys.sign_jwt(claims, alg)

@@ -18,6 +18,7 @@ from authlib.oauth2.rfc6749 import (
     InvalidClientError,
     InvalidGrantError,
     InvalidScopeError,
+    OAuth2Error,
     grants,
 )
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
@@ -27,13 +28,22 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask
 from flask import request as flask_request
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from idp import audit
 from idp.clients import check_secret, get_client
 from idp.db import Client, Person
-from idp.fetch import fetch_jwks
-from idp.oidc import tokens
+from idp.fetch import FetchError, fetch_jwks
+from idp.oidc import dpop, resource, tokens
+from idp.oidc.client_keys import WeakKeyError, assertion_algorithms, check_key_strength
+from idp.oidc.encryption import (
+    EncryptionKeyError,
+    client_encryption_key,
+    encrypt_jwt,
+    id_token_encrypted,
+)
 from idp.oidc.idtoken import IdTokenInput, build_id_token
 from idp.provider import Provider, current_provider
 
@@ -71,7 +81,19 @@ class OAuthClient(ClientMixin):
         return check_secret(self.row, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method == self.row.token_endpoint_auth_method
+        """The registered method only. A fapi2 client authenticates with private_key_jwt and
+        nothing else (FAPI 2.0 Security Profile 5.3.2.1), whatever its row says; under
+        IDP_FAPI2_ONLY a basic client cannot authenticate at all, and is told why."""
+        if method != self.row.token_endpoint_auth_method:
+            return False
+        if self.row.profile == "fapi2":
+            return method == PrivateKeyJwt.CLIENT_AUTH_METHOD
+        if current_provider().settings.fapi2_only:
+            raise InvalidClientError(
+                status_code=401 if method == "client_secret_basic" else 400,
+                description="this provider accepts only clients of the fapi2 profile "
+                            "(IDP_FAPI2_ONLY); register the client with profile fapi2")
+        return True
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"
@@ -122,7 +144,70 @@ class OfflineAccessOnly:
         return token
 
 
-class CodeGrant(OfflineAccessOnly, grants.AuthorizationCodeGrant):
+class DpopProofError(OAuth2Error):
+    """RFC 9449 5 and 8: `invalid_dpop_proof` or `use_dpop_nonce` from the token endpoint."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description=description, status_code=400, error=error)
+
+
+class DpopBinding:
+    """RFC 9449 at the token endpoint, for every grant: the request's DPoP proof is checked
+    right after client authentication, before any code is taken or refresh token used, so a
+    refused proof (or the round trip to fetch a nonce) leaves them intact. A client registered
+    with dpop_bound_access_tokens (every fapi2 client) must send one. The thumbprint is kept
+    on the request; save_token binds the family to it."""
+
+    request: Any
+
+    def authenticate_token_endpoint_client(self) -> OAuthClient:
+        client: OAuthClient = super().authenticate_token_endpoint_client()  # type: ignore[misc]
+        jkt = None
+        if resource.dpop_headers() or client.row.dpop_bound_access_tokens:
+            try:
+                jkt = dpop.validate_proof(resource.proof_request(current_provider()))
+            except dpop.DpopError as exc:
+                raise DpopProofError(exc.error, exc.description) from None
+        self.request.dpop_jkt = jkt
+        return client
+
+
+def _bound_to_another_key(bound: str | None, jkt: str | None) -> bool:
+    """A code or family bound to a key needs a proof of that key."""
+    return bound is not None and not resource.same_key(bound, jkt)
+
+
+class EncryptionKeyUnavailable(OAuth2Error):
+    """The client asked for encrypted ID tokens and its key cannot be had: the response
+    fails (it never carries the ID token in clear). The description names the registration
+    problem (invalid_client_metadata) for the agency to fix."""
+
+    error = "server_error"
+    status_code = 500
+
+
+class EncryptedIdTokens:
+    """Find the key to encrypt ID tokens to right after the client authenticated, before any
+    code is taken or refresh token used: a client whose key cannot be had (jwks_uri down, no
+    usable EC key) gets an error and keeps its code or refresh token for a retry, instead of
+    losing it to a response that could not be sent. The key is kept on the request for
+    `add_id_token`."""
+
+    request: Any
+
+    def authenticate_token_endpoint_client(self) -> OAuthClient:
+        client: OAuthClient = super().authenticate_token_endpoint_client()  # type: ignore[misc]
+        self.request.id_token_key = None
+        if id_token_encrypted(client.row):
+            try:
+                self.request.id_token_key = client_encryption_key(client.row)
+            except EncryptionKeyError as exc:
+                raise EncryptionKeyUnavailable(description=str(exc)) from None
+        return client
+
+
+class CodeGrant(EncryptedIdTokens, DpopBinding, OfflineAccessOnly,
+                grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthCode | None:
@@ -136,6 +221,11 @@ class CodeGrant(OfflineAccessOnly, grants.AuthorizationCodeGrant):
         peek = p.store.get("code:" + key)
         if peek is not None and peek["client_id"] != client.client_id:
             return None
+        jkt = getattr(self.request, "dpop_jkt", None)
+        # RFC 9449 10: a code bound with dpop_jkt is redeemed only with a proof of that key;
+        # refused before it is taken, so an attacker's key cannot burn the client's code.
+        if peek is not None and _bound_to_another_key(peek.get("dpop_jkt"), jkt):
+            raise InvalidGrantError("the code is bound to another DPoP key (dpop_jkt)")
         data = p.store.take("code:" + key)
         if data is None:
             issued = p.store.get("code-grant:" + key)
@@ -145,6 +235,8 @@ class CodeGrant(OfflineAccessOnly, grants.AuthorizationCodeGrant):
                         audit.record(s, "token.revoked", client_id=client.client_id,
                                      reason="code_reuse")
             return None
+        if _bound_to_another_key(data.get("dpop_jkt"), jkt):
+            raise InvalidGrantError("the code is bound to another DPoP key (dpop_jkt)")
         return AuthCode(data=data, grant_id=data["grant_id"],
                         code_challenge=data["code_challenge"])
 
@@ -156,13 +248,30 @@ class CodeGrant(OfflineAccessOnly, grants.AuthorizationCodeGrant):
             return _person(s, authorization_code.data["person_id"])
 
 
-class RefreshGrant(OfflineAccessOnly, grants.RefreshTokenGrant):
+class RefreshGrant(EncryptedIdTokens, DpopBinding, OfflineAccessOnly,
+                   grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def check_dpop_binding(self, grant: tokens.Grant | None) -> None:
+        """A DPoP-bound family refreshes only with a proof of its key (RFC 9449 5). A family
+        that is not bound stays Bearer even when a proof is sent (its token_type says so),
+        unless the client must have bound tokens: then it must start a new grant."""
+        if grant is None or grant.client_id != self.request.client.client_id:
+            return  # use_refresh_token refuses it, without marking anything
+        jkt = getattr(self.request, "dpop_jkt", None)
+        if _bound_to_another_key(grant.dpop_jkt, jkt):
+            raise InvalidGrantError("the refresh token is bound to another DPoP key, or needs "
+                                    "a DPoP proof")
+        if grant.dpop_jkt is None and self.request.client.row.dpop_bound_access_tokens:
+            raise InvalidGrantError("the refresh token is not DPoP-bound, and this client "
+                                    "needs DPoP-bound tokens: start a new authorization")
 
     def authenticate_refresh_token(self, refresh_token: str) -> TokenView | None:
         p = current_provider()
         with p.db.session() as s:
+            # Checked before the token is used: a wrong key does not burn the refresh token.
+            self.check_dpop_binding(tokens.grant_of_refresh_token(s, refresh_token))
             try:
                 live = tokens.use_refresh_token(s, refresh_token,
                                                 self.request.client.client_id)
@@ -183,7 +292,7 @@ class RefreshGrant(OfflineAccessOnly, grants.RefreshTokenGrant):
         """Rotation already marked it used, atomically, when it was authenticated."""
 
 
-class CredentialsGrant(grants.ClientCredentialsGrant):
+class CredentialsGrant(DpopBinding, grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     def validate_token_request(self) -> None:
@@ -214,8 +323,54 @@ class TokenView:
         return False
 
 
+@dataclass
+class _AssertionKeys:
+    """What `resolve_client_public_key` hands to authlib, which passes it on untouched to
+    `process_assertion_claims`: the keys together with their client, since which algorithms,
+    keys and audiences are acceptable depends on the client's profile."""
+
+    client: OAuthClient
+    keys: KeySet
+
+
+# The key type (and curves) each assertion algorithm verifies with.
+_ALG_KEYS: dict[str, tuple[str, frozenset[str] | None]] = {
+    "PS256": ("RSA", None), "RS256": ("RSA", None),
+    "ES256": ("EC", frozenset({"P-256"})), "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+}
+
+
+def _verifying_keys(keys: KeySet, kid: Any, alg: str) -> list[Any]:
+    """The client's keys that may verify this assertion: the one named by `kid` (or, without
+    a kid, every key fit for `alg`), not marked for encryption, and strong enough. A key that
+    is too weak is refused by name of the rule, so the agency learns what to fix."""
+    kty, curves = _ALG_KEYS[alg]
+    weak: WeakKeyError | None = None
+    out = []
+    for key in keys.keys:
+        data = key.as_dict(private=False)
+        if kid is not None and key.kid != kid:
+            continue
+        if data.get("use", "sig") != "sig" or data.get("kty") != kty:
+            continue
+        if curves is not None and data.get("crv") not in curves:
+            continue
+        try:
+            check_key_strength(data)
+        except WeakKeyError as exc:
+            weak = exc
+            continue
+        out.append(key)
+    if not out and weak is not None:
+        raise InvalidClientError(description=f"the client's signing key is too weak: {weak}")
+    if not out:
+        raise InvalidClientError(description="no key of the client can verify this assertion")
+    return out
+
+
 class PrivateKeyJwt(JWTBearerClientAssertion):
-    """RFC 7523 client authentication; `aud` may be the issuer or the token endpoint."""
+    """RFC 7523 client authentication; `aud` may be the issuer or the token endpoint, except
+    for fapi2 clients, whose assertions name the issuer only (FAPI 2.0 5.3.2.1)."""
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
@@ -238,10 +393,49 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         key = f"jti:{claims['sub']}:{tokens.digest(str(jti))}"
         return current_provider().store.add(key, {"seen": 1}, max(ttl, 1))
 
-    def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
-        if client.row.jwks:
-            return KeySet.import_key_set(client.row.jwks)  # type: ignore[arg-type]
-        return KeySet.import_key_set(fetch_jwks(client.row.jwks_uri or ""))  # type: ignore[arg-type]
+    def resolve_client_public_key(self, client: OAuthClient) -> _AssertionKeys:  # type: ignore[override]
+        """The client's keys: inline, or from its jwks_uri (fetched, briefly cached); a
+        jwks_uri that cannot be read fails authentication, never the server."""
+        try:
+            data = client.row.jwks or fetch_jwks(client.row.jwks_uri or "")
+            keys = KeySet.import_key_set(data)  # type: ignore[arg-type]
+        except FetchError as exc:
+            raise InvalidClientError(description=f"the client's jwks_uri: {exc}") from None
+        except (JoseError, ValueError, KeyError, TypeError):
+            raise InvalidClientError(description="the client's keys cannot be read") from None
+        return _AssertionKeys(client, keys)
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
+        """Verify the assertion with the rules of the client's profile: only the algorithms
+        it may use (and the one it registered, if any), only strong keys, and for fapi2 only
+        the issuer as `aud`; then the common claim checks (lifetime, jti replay)."""
+        if not isinstance(resolve_key, _AssertionKeys):  # pragma: no cover (authlib's contract)
+            raise InvalidClientError(description="the client's keys cannot be read")
+        row = resolve_key.client.row
+        try:
+            header = jws.extract_compact(assertion.encode("ascii")).headers()
+        except (JoseError, ValueError, UnicodeEncodeError):
+            raise InvalidClientError(description="Invalid JWT assertion.") from None
+        allowed = assertion_algorithms(row.profile, row.token_endpoint_auth_signing_alg)
+        alg = header.get("alg")
+        if alg not in allowed:
+            raise InvalidClientError(description="the client assertion must be signed with "
+                                                 f"{' or '.join(allowed) or 'no algorithm'}")
+        token = None
+        for key in _verifying_keys(resolve_key.keys, header.get("kid"), str(alg)):
+            try:
+                token = jwt.decode(assertion, key, algorithms=[str(alg)])
+                break
+            except JoseError as exc:
+                failure = exc
+        if token is None:
+            raise InvalidClientError(description=failure.description) from None
+        claims = token.claims
+        if row.profile == "fapi2" and claims.get("aud") != current_provider().issuer:
+            raise InvalidClientError(description="a fapi2 client's assertion must have the "
+                                                 "issuer identifier, as a string, as its aud")
+        self.verify_claims(claims)
+        return claims
 
 
 class Revocation(RevocationEndpoint):
@@ -301,7 +495,8 @@ class Introspection(IntrospectionEndpoint):
         grant = token.live.grant
         body: dict[str, Any] = {
             "active": True, "scope": token.live.scope, "client_id": grant.client_id,
-            "token_type": "Bearer" if token.live.kind == "access_token" else "refresh_token",
+            "token_type": ("refresh_token" if token.live.kind == "refresh_token"
+                           else "DPoP" if grant.dpop_jkt else "Bearer"),
             "exp": int(token.live.expires_at.timestamp()),
             "iat": int(token.live.issued_at.timestamp()), "iss": p.issuer,
         }
@@ -312,6 +507,8 @@ class Introspection(IntrospectionEndpoint):
                 body["sub"] = p.subject(client, grant.person_id)
         if grant.acr:
             body["acr"] = grant.acr
+        if grant.dpop_jkt:
+            body["cnf"] = {"jkt": grant.dpop_jkt}  # RFC 9449 6.2
         return body
 
 
@@ -334,11 +531,24 @@ def save_token(token: dict[str, Any], request: Any) -> None:
             tokens.store_refresh_token(s, token["refresh_token"], grant_id, scope,
                                        p.settings.refresh_token_ttl)
         grant = s.get(tokens.Grant, grant_id)
+        if grant is not None and _bind_family(grant, request):
+            # RFC 9449 5: the response says the token is bound (a type name, not a secret).
+            token["token_type"] = "DPoP"  # noqa: S105
         audit.record(s, "token.issued", client_id=client.client_id,
                      person_id=grant.person_id if grant else None,
                      grant_type=request.payload.grant_type,
                      refresh=bool(token.get("refresh_token")))
         request.grant_id = grant_id
+
+
+def _bind_family(grant: tokens.Grant, request: Any) -> bool:
+    """Bind a new family (a redeemed code, a client credentials call) to the proof's key; a
+    refresh keeps the binding its family has. True when the tokens just issued are bound."""
+    jkt = getattr(request, "dpop_jkt", None)
+    if grant.dpop_jkt is None and jkt is not None and getattr(request, "refresh_token",
+                                                              None) is None:
+        grant.dpop_jkt = jkt
+    return grant.dpop_jkt is not None
 
 
 def add_id_token(grant: Any, response: Any) -> Any:
@@ -354,11 +564,17 @@ def add_id_token(grant: Any, response: Any) -> Any:
         assert g is not None and client is not None
         code = request.authorization_code
         person = _person(s, g.person_id)
-        token["id_token"] = build_id_token(p, IdTokenInput(
+        signed = build_id_token(p, IdTokenInput(
             client=client, person=person, grant=g, access_token=token["access_token"],
             nonce=code.get_nonce() if code is not None else None,
             requested=(g.claims.get("request") or {}).get("id_token") or {},
             claims_locales=g.claims.get("claims_locales")))
+    if id_token_encrypted(client):
+        # OIDC Core 10.2: signed, then encrypted (a nested JWT); the key was found when the
+        # client authenticated (EncryptedIdTokens), so there is no path that sends it clear.
+        key = getattr(request, "id_token_key", None) or client_encryption_key(client)
+        signed = encrypt_jwt(signed, key, client.id_token_encrypted_response_enc or "A256GCM")
+    token["id_token"] = signed
     return token
 
 

@@ -109,6 +109,13 @@ class RefreshReuseError(Exception):
         self.grant_id = grant_id
 
 
+def grant_of_refresh_token(s: Session, raw: str) -> Grant | None:
+    """The grant a refresh token descends from, without using the token: checks that must
+    refuse a request without burning the token (another client, another DPoP key) read it."""
+    row = s.get(RefreshToken, digest(raw))
+    return s.get(Grant, row.grant_id) if row is not None else None
+
+
 def use_refresh_token(s: Session, raw: str, client_id: str) -> LiveToken | None:
     """Mark a refresh token used, atomically, and return it; a second use revokes the family.
 

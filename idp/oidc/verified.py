@@ -10,6 +10,11 @@ Consent for verified data is recorded per claim, under a name of its own
 share a bank's statement that it checked them, and the national ID number
 (`{issuer}/claims/th_citizen_id`) is released only when `verified:{issuer}/claims/th_citizen_id`
 is in the person's active consent for this agency.
+
+With `IDP_NATIONAL_ID_NEEDS_ENCRYPTION` on (the default), the number also travels only
+encrypted: in an ID token only to an agency whose ID tokens are encrypted, in userinfo only to
+one whose userinfo is (`citizen_id_may_travel`). Elsewhere it is withheld as if not consented,
+and the consent page does not offer it (`releasable`), so page and tokens agree.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp import persons
-from idp.db import ConsentGrant, utcnow
+from idp.db import Client, ConsentGrant, utcnow
 from idp.oidc.claims import VERIFIED_CLAIMS
 from idp.provider import Provider
 from kyc.verified_claims import (
@@ -70,6 +75,35 @@ def requested_names(target: Any) -> list[str]:
     return out
 
 
+def citizen_id_may_travel(p: Provider, client: Client | None, target: str) -> bool:
+    """Whether the national ID number may be put in `target` ("id_token" or "userinfo") for
+    this client: always with the policy off; with it on, only when that target is encrypted
+    to the client, so the number never crosses the network (or sits in a browser or a log of
+    the agency's) readable by anyone but the agency."""
+    if not p.settings.national_id_needs_encryption:
+        return True
+    if client is None:
+        return False
+    if target == "id_token":
+        return bool(client.id_token_encrypted_response_alg)
+    if target == "userinfo":
+        return bool(client.userinfo_encrypted_response_alg)
+    return False
+
+
+def releasable(p: Provider, client_id: str, target: str, names: list[str]) -> list[str]:
+    """`names` asked for in one target, without the national ID claim when it may not travel
+    there to this client (see `citizen_id_may_travel`): what the consent page offers and a
+    consent records, the same rule the tokens follow."""
+    cid = citizen_id_claim(p.issuer)
+    if cid not in names or not p.settings.national_id_needs_encryption:
+        return names
+    with p.db.session() as s:
+        client = s.get(Client, client_id)
+        allowed = citizen_id_may_travel(p, client, target)
+    return names if allowed else [n for n in names if n != cid]
+
+
 def granted_names(s: Session, person_id: str, client_id: str) -> set[str]:
     """Every claim name in the person's active (not withdrawn) consents for this agency."""
     rows = s.scalars(select(ConsentGrant).where(
@@ -82,12 +116,15 @@ def granted_names(s: Session, person_id: str, client_id: str) -> set[str]:
 
 
 def verified_claims_for(s: Session, p: Provider, *, client_id: str, person_id: str,
-                        target: Any, now: datetime | None = None) -> Any:
+                        target: Any, now: datetime | None = None,
+                        citizen_id_allowed: bool = True) -> Any:
     """The `verified_claims` value for one target (`claims["id_token"]` or
     `claims["userinfo"]` of the grant), or None when none is to be returned.
 
     Nothing is read (and no citizen ID unsealed) unless the target asks for verified claims.
     Language-tagged claims stay as they are: `claims_locales` never rewrites verified data.
+    `citizen_id_allowed=False` withholds the national ID as if it had not been consented to
+    (the response it goes into is not encrypted; see `citizen_id_may_travel`).
     """
     if not isinstance(target, dict) or target.get(VERIFIED_CLAIMS) is None:
         return None
@@ -97,4 +134,6 @@ def verified_claims_for(s: Session, p: Provider, *, client_id: str, person_id: s
     if not available:
         return None
     consented = consented_verified(granted_names(s, person_id, client_id))
+    if not citizen_id_allowed:
+        consented.discard(citizen_id_claim(p.issuer))
     return select_verified_claims(target, available, consented=consented, now=at)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, jsonify, make_response, redirect, request
 from werkzeug.wrappers import Response
 
@@ -12,10 +13,13 @@ from idp.authn import flow
 from idp.authn import session as sso
 from idp.clients import get_client
 from idp.db import Client
+from idp.oidc import dpop, resource
 from idp.oidc import logout as rp_logout
+from idp.oidc import par as pushed
 from idp.oidc.authorize import Context, PageError, RedirectError, redirect_with, validate
 from idp.oidc.discovery import discovery_document
-from idp.oidc.userinfo import UserinfoError, bearer_token, userinfo
+from idp.oidc.server import AUTH_METHODS
+from idp.oidc.userinfo import userinfo
 from idp.provider import Provider, current_provider
 
 bp = Blueprint("oidc", __name__)
@@ -69,7 +73,9 @@ def authorize() -> Response:
     p = current_provider()
     params = request.form if request.method == "POST" else request.args
     ctx = Context(params=params, issuer=p.issuer, find_client=_find_client(p),
-                  verify_id_token=_verify_own_id_token(p))
+                  verify_id_token=_verify_own_id_token(p),
+                  take_pushed=lambda uri, cid: pushed.take_pushed(p.store, uri, cid),
+                  fapi2_only=p.settings.fapi2_only)
     try:
         req = validate(ctx)
     except PageError as exc:
@@ -82,11 +88,62 @@ def authorize() -> Response:
     return flow.proceed(p, req, ctx.client, session, handle)
 
 
+@bp.post("/par")
+def par() -> Response:
+    """RFC 9126: the client authenticates as at /token (authlib, with its registered method),
+    then idp.oidc.par checks the body and stores it under a one-time request_uri."""
+    p = current_provider()
+    server = _oauth()
+    oauth_request = server.create_oauth2_request(request)
+    try:
+        oauth_client = server.authenticate_client(oauth_request, AUTH_METHODS, "par")
+    except OAuth2Error as exc:
+        resp = _json({"error": "invalid_client",
+                      "error_description": exc.description or "client authentication failed"},
+                     401)
+        if request.authorization is not None:
+            resp.headers["WWW-Authenticate"] = f'Basic realm="{p.issuer}"'
+        return resp
+    ctx = pushed.ParContext(items=list(request.form.items(multi=True)), client=oauth_client.row,
+                            auth_method=str(oauth_request.auth_method), issuer=p.issuer,
+                            verify_id_token=_verify_own_id_token(p),
+                            fapi2_only=p.settings.fapi2_only)
+    try:
+        params = pushed.validate_push(ctx)
+    except pushed.ParError as exc:
+        return _json(exc.body(), exc.status)
+    if resource.dpop_headers():
+        # RFC 9449 10.1: a proof sent with the pushed request binds the code it will yield
+        # to the proof's key, as dpop_jkt does (and must agree with it when both are sent).
+        try:
+            jkt = dpop.validate_proof(resource.proof_request(p))
+        except dpop.DpopError as exc:
+            return _with_nonce(p, _json({"error": exc.error,
+                                         "error_description": exc.description}, 400))
+        if params.get("dpop_jkt", jkt) != jkt:
+            return _with_nonce(p, _json({
+                "error": dpop.INVALID_PROOF,
+                "error_description": "dpop_jkt is not the thumbprint of the DPoP proof's key"},
+                400))
+        params["dpop_jkt"] = jkt
+        return _with_nonce(p, _json(pushed.push(p.store, oauth_client.client_id, params), 201))
+    return _json(pushed.push(p.store, oauth_client.client_id, params), 201)
+
+
+def _with_nonce(p: Provider, resp: Response) -> Response:
+    resp.headers[resource.NONCE_HEADER] = resource.current_nonce(p)
+    return resp
+
+
 @bp.post("/token")
 def token() -> Response:
     resp: Response = _oauth().create_token_response()
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Pragma"] = "no-cache"
+    # RFC 9449 8: a fresh server nonce for every client that sends a proof, whatever the
+    # answer (use_dpop_nonce needs it; with a success it saves the next round trip).
+    if request.headers.get("DPoP") is not None:
+        resp.headers[resource.NONCE_HEADER] = resource.current_nonce(current_provider())
     return resp
 
 
@@ -107,18 +164,18 @@ def introspect() -> Response:
 def userinfo_endpoint() -> Response:
     p = current_provider()
     try:
-        raw = bearer_token(request.headers.get("Authorization"),
-                           request.form.get("access_token") if request.method == "POST" else None,
-                           request.method)
-        body = userinfo(p, raw)
-    except UserinfoError as exc:
-        resp = _json({"error": exc.error, "error_description": exc.description}, exc.status)
-        challenge = f'Bearer realm="{p.issuer}"'
-        if exc.challenge:
-            challenge += f', error="{exc.error}"'
-        resp.headers["WWW-Authenticate"] = challenge
-        return resp
-    resp = _json(body)
+        creds = resource.credentials(
+            request.headers.get("Authorization"),
+            request.form.get("access_token") if request.method == "POST" else None,
+            request.method)
+        body = userinfo(p, creds)
+    except resource.ResourceError as exc:
+        return resource.error_response(p, exc)
+    if isinstance(body, str):  # encrypted for the client (OIDC Core 5.3.2): a nested JWT
+        resp = Response(body, content_type="application/jwt")
+        resp.headers["Cache-Control"] = "no-store"
+    else:
+        resp = _json(body)
     resp.headers["Access-Control-Allow-Origin"] = "*"
     return resp
 

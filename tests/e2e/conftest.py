@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from idp.demo import ensure_demo_client
+from idp.demo import demo_decryption_key, ensure_demo_client
 from idp.settings import Settings
 from idp.store import EphemeralStore
 from sandbox.agency import create_agency_app
@@ -100,7 +100,10 @@ def _demo(settings: Settings, store: EphemeralStore, folder: Path,
     with serve(settings, store, host_name="localhost") as op:
         secret = ensure_demo_client(op.settings.database_url, agency_base,
                                     folder / "demo-agency.json")
-        agency_server.app = create_agency_app(op.base, "demo-agency", secret, agency_base)
+        # the national ID travels only encrypted: the agency decrypts with its own key
+        agency_server.app = create_agency_app(
+            op.base, "demo-agency", secret, agency_base,
+            decryption_key=demo_decryption_key(folder / "demo-agency.json"))
         threading.Thread(target=agency_server.serve_forever, daemon=True).start()
         try:
             yield Demo(op, agency_base, ndid)

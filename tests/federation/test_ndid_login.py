@@ -30,6 +30,7 @@ from idp.settings import Settings
 from idp.store import EphemeralStore, MemoryStore, RedisStore
 from kyc.assurance import Assurance
 from kyc.thai_id import normalize_thai_id
+from tests.support.encryption import encrypted_metadata, encryption_key, is_jwe, open_nested
 from tests.support.ida import assert_valid
 from tests.support.live import Browser, LiveProvider, forms_of, location_params, serve
 from tests.support.ndid import NdidNode, ndid_node, wait_until  # noqa: F401 (fixture)
@@ -214,7 +215,10 @@ def test_full_login_through_ndid_at_ial_2_3(op: LiveProvider, browser: Browser, 
     caplog.set_level(logging.DEBUG)
     urls: list[str] = []
     browser.http.hooks["response"].append(lambda r, *a, **k: urls.append(r.url))
-    client = op.register()
+    # The national ID travels only encrypted (IDP_NATIONAL_ID_NEEDS_ENCRYPTION): the agency
+    # registers its key agreement key and decrypts the ID token with it.
+    enc_key = encryption_key()
+    client = op.register(**encrypted_metadata(enc_key, id_token=True, userinfo=False))
     citizen_id_claim = f"{op.base}/claims/th_citizen_id"
     login, interaction_id, verifier = open_login(
         op, browser, client, acr(op, "2.3", "2.2"), verified_claims={
@@ -242,7 +246,8 @@ def test_full_login_through_ndid_at_ial_2_3(op: LiveProvider, browser: Browser, 
     assert approve_at_bank(node).status_code == 200
     page = wait_for_end(browser, interaction_id)
     tokens = finish(op, browser, client, page, verifier)
-    claims = id_token_claims(op, tokens["id_token"])
+    assert is_jwe(tokens["id_token"]) and CITIZEN_ID not in tokens["id_token"]
+    claims = open_nested(tokens["id_token"], enc_key, op.base)
     assert claims["acr"] == acr(op, "2.3", "2.2")
     assert claims["amr"] == ["fed"]
     verified = assert_valid(claims["verified_claims"])

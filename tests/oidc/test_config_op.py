@@ -36,6 +36,8 @@ RFC_8414 = {  # OAuth 2.0 Authorization Server Metadata, section 2
     "code_challenge_methods_supported", "signed_metadata",
 }
 RFC_9207 = {"authorization_response_iss_parameter_supported"}
+RFC_9126 = {"pushed_authorization_request_endpoint", "require_pushed_authorization_requests"}
+RFC_9449 = {"dpop_signing_alg_values_supported"}
 BACK_CHANNEL_LOGOUT = {"backchannel_logout_supported", "backchannel_logout_session_supported"}
 RP_INITIATED_LOGOUT = {"end_session_endpoint"}
 # OpenID Connect Front-Channel Logout 1.0, section 3: registered in the same IANA registry.
@@ -50,7 +52,8 @@ IDENTITY_ASSURANCE = {
     "electronic_records_supported", "claims_in_verified_claims_supported",
     "attachments_supported", "digest_algorithms_supported",
 }
-KNOWN_MEMBERS = (OIDC_DISCOVERY | RFC_8414 | RFC_9207 | BACK_CHANNEL_LOGOUT
+KNOWN_MEMBERS = (OIDC_DISCOVERY | RFC_8414 | RFC_9207 | RFC_9126 | RFC_9449
+                 | BACK_CHANNEL_LOGOUT
                  | RP_INITIATED_LOGOUT | FRONT_CHANNEL_LOGOUT | IDENTITY_ASSURANCE)
 
 ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")

@@ -6,7 +6,9 @@ assurance (eKYC)") are run as an agency would: a `claims` parameter at the autho
 endpoint, a sandbox persona's login, then the ID token and userinfo. Every verified_claims
 returned is validated against tests/kyc/verified_claims.schema.json with format checking on,
 and its presence is asserted (a schema accepts a missing member). The national ID number
-travels only as its own consented claim; the consent page lists exactly what is released.
+travels only as its own consented claim, and only encrypted (IDP_NATIONAL_ID_NEEDS_ENCRYPTION,
+on by default): tests that expect it register the agency with an encryption key (`sealed`) and
+decrypt what they receive; the consent page lists exactly what is released.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from jsonschema.exceptions import ValidationError
 from sqlalchemy import select
 
 from idp.db import ConsentGrant, Person, ProofingRecord
+from tests.support.encryption import encrypted_metadata, encryption_key, open_nested
 from tests.support.ida import VALIDATOR, assert_valid
 from tests.support.live import Browser, LiveProvider, location_params
 
@@ -53,17 +56,36 @@ def ask(claims: dict[str, Any], verification: Any = None) -> dict[str, Any]:
             "claims": claims}
 
 
+def sealed(op: LiveProvider) -> dict[str, Any]:
+    """An agency whose ID tokens and userinfo are encrypted to its own key, so the national
+    ID may be sent to it; `decode` and `userinfo` decrypt for it."""
+    key = encryption_key()
+    client = op.register(**encrypted_metadata(key))
+    client["decryption_key"] = key
+    return client
+
+
 def decode(op: LiveProvider, token: str, client: dict[str, Any]) -> dict[str, Any]:
-    jwks = KeySet.import_key_set(requests.get(f"{op.base}/jwks", timeout=5).json())
-    claims = dict(jwt.decode(token, jwks).claims)
+    if "decryption_key" in client:
+        claims = open_nested(token, client["decryption_key"], op.base)
+    else:
+        jwks = KeySet.import_key_set(requests.get(f"{op.base}/jwks", timeout=5).json())
+        claims = dict(jwt.decode(token, jwks).claims)
     assert claims["iss"] == op.base and claims["aud"] == client["client_id"]
     return claims
 
 
-def userinfo(op: LiveProvider, access_token: str) -> dict[str, Any]:
+def userinfo(op: LiveProvider, access_token: str,
+             client: dict[str, Any] | None = None) -> dict[str, Any]:
     resp = requests.get(f"{op.base}/userinfo", timeout=5,
                         headers={"Authorization": f"Bearer {access_token}"})
     assert resp.status_code == 200, resp.text
+    if client is not None and "decryption_key" in client:
+        assert resp.headers["Content-Type"] == "application/jwt"
+        claims = open_nested(resp.text, client["decryption_key"], op.base)
+        assert claims.pop("iss") == op.base and claims.pop("aud") == client["client_id"]
+        claims.pop("iat")
+        return claims
     return dict(resp.json())
 
 
@@ -73,7 +95,8 @@ def run(op: LiveProvider, browser: Browser, client: dict[str, Any], claims: dict
     """A whole code flow with this `claims` parameter; the ID token's claims, the userinfo
     response and the token response."""
     tokens = op.code_flow(browser, client, persona, claims=json.dumps(claims), **params)
-    return decode(op, tokens["id_token"], client), userinfo(op, tokens["access_token"]), tokens
+    return (decode(op, tokens["id_token"], client), userinfo(op, tokens["access_token"], client),
+            tokens)
 
 
 class _Lines(HTMLParser):
@@ -117,7 +140,7 @@ def finish(op: LiveProvider, browser: Browser, client: dict[str, Any], verifier:
                     redirect_uri=client["redirect_uri"], code_verifier=verifier)
     assert resp.status_code == 200, resp.text
     tokens = resp.json()
-    return decode(op, tokens["id_token"], client), userinfo(op, tokens["access_token"])
+    return decode(op, tokens["id_token"], client), userinfo(op, tokens["access_token"], client)
 
 
 def person_id(op: LiveProvider, persona: str) -> str:
@@ -336,7 +359,7 @@ def test_verified_claims_of_the_wrong_type_is_an_invalid_request(op: LiveProvide
 def test_userinfo_defaults(op: LiveProvider, browser: Browser) -> None:
     """ekyc-server-testbasedonuserinfo-defaults: a request built from the person's userinfo
     (every supported verified claim, null) returns the same values, verified."""
-    client = op.register()
+    client = sealed(op)
     supported = requests.get(f"{op.base}/.well-known/openid-configuration",
                              timeout=5).json()["claims_in_verified_claims_supported"]
     _, info, _ = run(op, browser, client, {"userinfo": {"verified_claims": ask(
@@ -382,7 +405,7 @@ def test_unproofed_person_gets_no_verified_claims(op: LiveProvider, browser: Bro
 
 def test_citizen_id_is_its_own_consent_line_and_then_released(op: LiveProvider,
                                                               browser: Browser) -> None:
-    client = op.register()
+    client = sealed(op)
     request = {"userinfo": {"verified_claims": ask({"given_name": None, cid(op): None})}}
     page, verifier = consent_page(op, browser, client, request, ui_locales="en")
     lines = page_lines(page.text)
@@ -418,7 +441,7 @@ def test_citizen_id_line_only_when_asked_inside_verified_claims(op: LiveProvider
 def test_consent_for_fewer_claims_asks_again(op: LiveProvider, browser: Browser) -> None:
     """A consent without the citizen ID does not cover a request for it: the page comes back,
     and with prompt=none the agency gets consent_required instead of the number."""
-    client = op.register()
+    client = sealed(op)
     first = {"userinfo": {"verified_claims": ask({"given_name": None})}}
     _, info, _ = run(op, browser, client, first)
     assert SOMCHAI_CID not in json.dumps(info)
@@ -443,7 +466,7 @@ def test_consent_for_fewer_claims_asks_again(op: LiveProvider, browser: Browser)
 def test_citizen_id_is_not_released_once_its_consent_is_gone(op: LiveProvider,
                                                              browser: Browser) -> None:
     """The release checks the consent at token and userinfo time, not only at the page."""
-    client = op.register()
+    client = sealed(op)
     request = {"id_token": {"verified_claims": ask({"given_name": None, cid(op): None})},
                "userinfo": {"verified_claims": ask({"given_name": None, cid(op): None})}}
     id_token, info, tokens = run(op, browser, client, request)
@@ -453,7 +476,7 @@ def test_citizen_id_is_not_released_once_its_consent_is_gone(op: LiveProvider,
         for row in s.scalars(select(ConsentGrant).where(
                 ConsentGrant.client_id == client["client_id"])):
             row.claims = [n for n in row.claims if n != f"verified:{cid(op)}"]
-    info = userinfo(op, tokens["access_token"])
+    info = userinfo(op, tokens["access_token"], client)
     assert assert_valid(info.get("verified_claims"))["claims"] == {"given_name": "Somchai"}
     refreshed = op.token(client, grant_type="refresh_token",
                          refresh_token=tokens["refresh_token"]).json()
@@ -465,7 +488,7 @@ def test_person_without_citizen_id_gets_no_such_claim(op: LiveProvider,
                                                       browser: Browser) -> None:
     """john (passport, IAL 2.1) has no Thai citizen ID: no line for it, no claim, and the
     page says some verified details will not be shared."""
-    client = op.register()
+    client = sealed(op)
     request = {"userinfo": {"verified_claims": ask(
         {"given_name": None, "middle_name": None, cid(op): None},
         {"trust_framework": None, "evidence": [{"type": {"value": "document"},
@@ -487,7 +510,7 @@ def test_person_without_citizen_id_gets_no_such_claim(op: LiveProvider,
 
 def test_consent_page_lists_exactly_what_is_released(op: LiveProvider,
                                                      browser: Browser) -> None:
-    client = op.register()
+    client = sealed(op)
     request = {
         "id_token": {"email": None, "name#th": None, "xyz_unknown": None,
                      "verified_claims": ask({"given_name": None, "birthdate": None,
@@ -518,7 +541,7 @@ def test_consent_page_lists_exactly_what_is_released(op: LiveProvider,
 
 def test_consents_page_drops_the_agency_after_withdrawal(op: LiveProvider,
                                                         browser: Browser) -> None:
-    client = op.register()
+    client = sealed(op)
     run(op, browser, client, {"userinfo": {"verified_claims": ask({cid(op): None})}})
     assert cid(op) in page_lines(browser.go("/consents").text)["verified"]
     done = browser.submit(f"/consents/{client['client_id']}/withdraw")

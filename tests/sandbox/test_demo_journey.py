@@ -12,7 +12,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from idp.demo import ensure_demo_client
+from idp.demo import demo_decryption_key, ensure_demo_client
 from idp.settings import Settings
 from idp.store import EphemeralStore
 from sandbox.agency import create_agency_app
@@ -27,7 +27,10 @@ def demo(settings: Settings, store: EphemeralStore, tmp_path: Path
     with serve(settings, store) as op:
         secret = ensure_demo_client(op.settings.database_url, agency_base,
                                     tmp_path / "demo-agency.json")
-        agency_server.app = create_agency_app(op.base, "demo-agency", secret, agency_base)
+        # the national ID travels only encrypted: the agency decrypts with its own key
+        agency_server.app = create_agency_app(
+            op.base, "demo-agency", secret, agency_base,
+            decryption_key=demo_decryption_key(tmp_path / "demo-agency.json"))
         threading.Thread(target=agency_server.serve_forever, daemon=True).start()
         try:
             yield op, agency_base
@@ -78,6 +81,22 @@ def test_demo_agency_journey(demo: tuple[LiveProvider, str]) -> None:
     # The provider session is gone: a new login asks for a person again.
     again = walk(http, agency + "/login")
     assert "/interaction/" in again.url and 'name="persona"' in again.text
+
+
+def test_demo_agency_verified_identity_shows_the_national_id(
+        demo: tuple[LiveProvider, str]) -> None:
+    """Asking for a verified identity: the national ID travels only encrypted, and the demo
+    agency (registered with its encryption key) decrypts the ID token and userinfo to show it."""
+    op, agency = demo
+    http = requests.Session()
+    page = walk(http, agency + "/login?verified=1")
+    page = submit(http, page, "/login", persona="somchai")
+    assert f"{op.base}/claims/th_citizen_id" in page.text  # offered on the consent page
+    page = submit(http, page, "/consent", decision="allow")
+    assert page.url.startswith(agency) and page.status_code == 200, page.text[:500]
+    assert "1345951597671" in page.text
+    refreshed = submit(http, page, "/refresh")  # a refreshed ID token is decrypted too
+    assert refreshed.status_code == 200 and "invalid_id_token" not in refreshed.text
 
 
 def test_backchannel_logout_reaches_the_demo_agency(demo: tuple[LiveProvider, str]) -> None:
