@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from idp.db import AuditEvent, as_utc, lock_writers, utcnow
@@ -102,7 +104,49 @@ def record(
     event.hash = event_hash(event)
     session.add(event)
     session.flush()
+    if _observers:
+        session.info.setdefault(_PENDING, []).append((type, payload))
     return event
+
+
+# --- observers -----------------------------------------------------------------------------
+
+AuditObserver = Callable[[str, Mapping[str, Any]], None]
+"""Told of each committed event: its type and its checked data, never the person or client
+id (so an observer such as the metrics counter cannot label anything with them)."""
+
+_observers: list[AuditObserver] = []
+_PENDING = "idp.audit.pending"
+
+
+def add_observer(observer: AuditObserver) -> None:
+    """Call `observer` once for every event whose transaction commits (idempotent).
+
+    Observers run after the commit, because an event that rolled back never happened: the
+    metrics counting logins or signatures must agree with the trail. An observer that fails
+    is logged and skipped; it can never undo or fail the commit it watches.
+    """
+    if observer in _observers:
+        return
+    _observers.append(observer)
+    if not sa_event.contains(Session, "after_commit", _after_commit):
+        sa_event.listen(Session, "after_commit", _after_commit)
+        sa_event.listen(Session, "after_rollback", _after_rollback)
+
+
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    for event_type, data in pending or ():
+        for observer in tuple(_observers):
+            try:
+                observer(event_type, data)
+            except Exception:  # an observer must not break the request that committed
+                logging.getLogger(__name__).exception("audit observer failed on %s",
+                                                      event_type)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def check_type(event_type: str) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from idp.cli_common import key_errors, safe_url, settings_or_exit
 from idp.settings import Settings
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 @click.group()
@@ -30,24 +34,55 @@ def init() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Run the provider (migrates first)."""
+@click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
+              help="N > 0: run gunicorn (the production server) with N worker processes, "
+                   "configured by idp/gunicorn_conf.py; 0: Werkzeug's threaded server.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the provider (migrates first). Logs are JSON lines on stderr."""
     from werkzeug.serving import make_server
 
     from idp.app import create_app
-    from idp.serving import quiet_request_handler
+    from idp.serving import silent_request_handler
 
     settings = settings_or_exit()
     _migrate(settings)
     with key_errors():
-        app = create_app(settings)
+        app = create_app(settings)  # in both modes: a broken setting is one line, here
+    if workers:
+        _exec_gunicorn(host, port, workers)
+    _json_logs(app)
     server = make_server(host, port, app, threaded=True,
-                         request_handler=quiet_request_handler("idp"))
+                         request_handler=silent_request_handler())
     click.echo(f"serving {settings.issuer} on http://{host}:{port}")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         server.shutdown()
+
+
+def _json_logs(app: Flask) -> None:
+    """JSON logs for this process (idp/logs.py), also for the app's own logger: Flask gives
+    it a plain-text handler of its own, which would write every record a second time."""
+    from flask.logging import default_handler
+
+    from idp import logs
+
+    logs.configure()
+    app.logger.removeHandler(default_handler)
+
+
+def _exec_gunicorn(host: str, port: int, workers: int) -> NoReturn:
+    """Replace this process with gunicorn, so signals (SIGTERM from systemd or an orchestrator,
+    SIGHUP to reload) reach its master directly. Workers read the same environment."""
+    import os
+    from pathlib import Path
+
+    conf = Path(__file__).resolve().with_name("gunicorn_conf.py")
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    argv = [sys.executable, "-m", "gunicorn", "-c", str(conf), "--bind", address,
+            "--workers", str(workers), "idp.wsgi:app"]
+    click.echo(f"starting gunicorn with {workers} workers on {address}")
+    os.execv(sys.executable, argv)  # noqa: S606 (our own interpreter, fixed arguments)
 
 
 def _migrate(settings: Settings) -> None:

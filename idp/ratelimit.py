@@ -47,7 +47,8 @@ PASSKEY_REGISTER_PER_ACCOUNT = Limit("passkey-register-person", 10, 3600)
 VERIFY_PER_ADDRESS = Limit("verify-ip", 60, 300)
 
 
-def _who_key(secret: bytes, limit: Limit, who: str) -> str:
+def who_key(secret: bytes, limit: Limit, who: str) -> str:
+    """A keyed hash naming `who` under `limit`: what store keys hold instead of the name."""
     mac = hmac.new(secret, f"{limit.name}|{who[:_MAX_WHO]}".encode(), hashlib.sha256)
     return mac.hexdigest()[:32]
 
@@ -63,7 +64,7 @@ def hit(store: EphemeralStore, secret: bytes, limit: Limit, who: str,
     (at least 1) until the window ends and attempts are allowed again."""
     now = time.time() if now is None else now
     window = int(now // limit.window)
-    key = f"rl:{limit.name}:{window}:{_who_key(secret, limit, who)}"
+    key = f"rl:{limit.name}:{window}:{who_key(secret, limit, who)}"
     count = store.incr(key, limit.window)
     if count <= limit.limit:
         return None
@@ -71,17 +72,18 @@ def hit(store: EphemeralStore, secret: bytes, limit: Limit, who: str,
 
 
 def client_address() -> str:
-    """The address a request came from. Behind a proxy, the operator must make Werkzeug's
-    ProxyFix (or the server) set it from the proxy's header; otherwise every person would
-    share the proxy's address and its limits."""
+    """The address a request came from. Behind a proxy, IDP_TRUSTED_PROXIES (the number of
+    proxies) makes create_app apply Werkzeug's ProxyFix, which sets it from X-Forwarded-For;
+    otherwise every person would share the proxy's address and its limits."""
     return request.remote_addr or "unknown"
 
 
-def too_many(retry_after: int) -> Response:
+def too_many(retry_after: int, as_json: bool | None = None) -> Response:
     """429 with Retry-After and a message in the person's language: a page for browsers,
-    JSON (with `message` in that language too) for programs and our own scripts."""
+    JSON (with `message` in that language too) for programs and our own scripts. `as_json`
+    forces JSON for endpoints only programs call (/par), whatever their Accept header says."""
     minutes = max(1, math.ceil(retry_after / 60))
-    if web.wants_json():
+    if as_json or (as_json is None and web.wants_json()):
         locale = web.current_locale()
         body = {"error": "too_many_requests",
                 "error_description": i18n.translate("rate_limited", "en", minutes=minutes),

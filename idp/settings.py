@@ -41,6 +41,34 @@ def _int(e: Mapping[str, str], name: str, default: int) -> int:
     return number
 
 
+def _count(e: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number that may be 0 (a count of proxies); `_int` refuses 0 on purpose."""
+    value = (e.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or len(value) > 6:
+        raise SettingsError(f"{name} must be a whole number, 0 or more (got {value[:20]!r})")
+    return int(value)
+
+
+def _networks(e: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of addresses or networks (CIDR), checked at start-up so a typo
+    fails loudly instead of silently locking the scraper out (or letting everyone in)."""
+    import ipaddress
+
+    value = e.get(name)
+    if value is None or not value.strip():
+        return default
+    items = tuple(item.strip() for item in value.split(",") if item.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name} must list addresses or networks "
+                                f"(got {item[:40]!r})") from None
+    return items
+
+
 def _level(e: Mapping[str, str], name: str, default: str, parse: Callable[[str], object]
            ) -> str:
     """An IAL or AAL setting, checked against the scale (kyc.assurance) at start-up."""
@@ -111,6 +139,20 @@ class Settings:
     # DPoP (RFC 9449 8, 9): every DPoP proof, at /token and at resources, must carry a nonce
     # this server issued (DPoP-Nonce header); off by default, see docs/fapi2.md "DPoP".
     dpop_nonce_required: bool = False
+    # Serving (docs/operator-guide.md, "Running in production"). Proxies in front of the
+    # provider that append to X-Forwarded-For/-Proto (0: none, the peer is the client);
+    # addresses or networks allowed to read GET /metrics.
+    trusted_proxies: int = 0
+    metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Rate limits per client and per address (idp/limits.py), each per window of
+    # rate_window seconds, counted in the ephemeral store; rate_limits=False turns these off
+    # (benchmarks), never the per-account limits on passkeys and verification.
+    rate_limits: bool = True
+    rate_window: int = 60
+    rate_token_per_client: int = 6000
+    rate_token_per_address: int = 6000
+    rate_authorize_per_address: int = 1200
+    rate_login_per_address: int = 600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -158,6 +200,18 @@ class Settings:
             national_id_needs_encryption=_bool(e.get("IDP_NATIONAL_ID_NEEDS_ENCRYPTION"),
                                                base.national_id_needs_encryption),
             dpop_nonce_required=_bool(e.get("IDP_DPOP_NONCE_REQUIRED"), base.dpop_nonce_required),
+            trusted_proxies=_count(e, "IDP_TRUSTED_PROXIES", base.trusted_proxies),
+            metrics_allow=_networks(e, "IDP_METRICS_ALLOW", base.metrics_allow),
+            rate_limits=_bool(e.get("IDP_RATE_LIMITS"), base.rate_limits),
+            rate_window=_int(e, "IDP_RATE_WINDOW", base.rate_window),
+            rate_token_per_client=_int(e, "IDP_RATE_TOKEN_PER_CLIENT",
+                                       base.rate_token_per_client),
+            rate_token_per_address=_int(e, "IDP_RATE_TOKEN_PER_ADDRESS",
+                                        base.rate_token_per_address),
+            rate_authorize_per_address=_int(e, "IDP_RATE_AUTHORIZE_PER_ADDRESS",
+                                            base.rate_authorize_per_address),
+            rate_login_per_address=_int(e, "IDP_RATE_LOGIN_PER_ADDRESS",
+                                        base.rate_login_per_address),
         )
 
     def production_problems(self) -> list[str]:

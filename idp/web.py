@@ -287,7 +287,8 @@ def _handle_exception(e: Exception) -> Response | HTTPException:
 
 
 def _security_headers(response: Response) -> Response:
-    """Headers every response carries. CSP and Cache-Control are only set when the view
+    """Headers every response carries (HSTS too when the issuer is https: create_app sets
+    ``IDP_HSTS``). CSP and Cache-Control are only set when the view
     did not set its own, so an endpoint with a deliberate policy (a cacheable JWKS, say)
     can have one; everything else gets the strict default. Static files are exempt from
     ``no-store`` this way too: Flask's ``send_file`` always sets their Cache-Control."""
@@ -295,6 +296,9 @@ def _security_headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Frame-Options"] = "DENY"
+    hsts = current_app.config.get("IDP_HSTS")
+    if hsts:
+        response.headers["Strict-Transport-Security"] = hsts
     if "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
     chosen = _first_supported(request.args.get("lang"))
