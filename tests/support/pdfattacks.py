@@ -36,7 +36,7 @@ from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from tests.support.pdfjudges import make_pdf
+from tests.support.pdfjudges import assemble_pdf, make_pdf
 
 # --- tampering with signed files ----------------------------------------------------------------
 
@@ -270,18 +270,7 @@ def sign_simple(pdf: bytes, signer: signers.Signer, *, pades: bool = True,
 
 
 def _with_xref(objs: list[bytes], root: int = 1, extra_trailer: bytes = b"") -> bytes:
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for n, body in enumerate(objs, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root %d 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objs) + 1, root, extra_trailer, xref)
-    return bytes(out)
+    return assemble_pdf(objs, root, extra_trailer, header=b"%PDF-1.7\n")
 
 
 def deeply_nested(depth: int = 100_000, kind: str = "array") -> bytes:

@@ -19,6 +19,25 @@ from cryptography import x509
 from tests.support.openssl import openssl, write_pem
 
 
+def assemble_pdf(objs: list[bytes], root: int = 1, extra_trailer: bytes = b"",
+                 header: bytes = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n") -> bytes:
+    """A PDF of the numbered objects `objs` (object n is objs[n - 1]) with a correct xref
+    table, for building test files byte by byte: valid ones here, hostile ones in
+    tests/support/pdfattacks.py."""
+    out = bytearray(header)
+    offsets = []
+    for n, body in enumerate(objs, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root %d 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objs) + 1, root, extra_trailer, xref)
+    return bytes(out)
+
+
 def make_pdf(pages: int = 1, text: str = "Hello") -> bytes:
     """A small valid PDF with `pages` pages, xref offsets computed."""
     objs: list[bytes] = []
@@ -31,18 +50,7 @@ def make_pdf(pages: int = 1, text: str = "Hello") -> bytes:
                     f"{4 + 2 * i} 0 R /Resources << /Font << /F1 << /Type /Font /Subtype "
                     f"/Type1 /BaseFont /Helvetica >> >> >> >>".encode())
         objs.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for n, body in enumerate(objs, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1,
-                                                                              xref)
-    return bytes(out)
+    return assemble_pdf(objs)
 
 
 def nss_db(directory: Path, root: x509.Certificate) -> Path:
