@@ -5,6 +5,14 @@ editing, deleting or reordering a stored event breaks the chain and `verify` fin
 chain cannot show that events were cut off the *end*; an operator who needs that keeps the
 latest hash somewhere else (a printout of `idp audit verify`, a timestamp, a log shipper).
 
+Events are recorded unchained, inside the caller's transaction, and linked after they commit
+(`seal`), in batches, by a background sealer in each process that recorded some (at most
+SEAL_DELAY later) and by `idp audit verify`. Linking at insert time needed the chain's lock in
+every audited request until its commit: every login and token of every worker on every node
+waited on one lock, which capped the whole deployment at a few hundred audited requests per
+second (bench/README.md). The price is a window of about SEAL_DELAY in which a committed event
+is not yet covered by the chain.
+
 Audit records are kept for years and read by people who should never see credentials, so
 `record` refuses data that looks like a token, secret, key or national ID number (the security
 rule in DESIGN.md): callers log what happened, never the secret that made it happen.
@@ -19,13 +27,16 @@ import hashlib
 import json
 import logging
 import re
+import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, func, select, text, update
 from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from idp.db import AuditEvent, as_utc, lock_writers, utcnow
@@ -34,8 +45,16 @@ GENESIS_HASH = "0" * 64
 """The `prev_hash` of the first event: there is nothing before it to point at."""
 
 ADVISORY_LOCK_ID = 0x6964_702E_6175_6474
-"""PostgreSQL advisory lock key ("idp.audt" in ASCII) that serialises appends to the chain.
-Any constant works as long as every writer uses the same one."""
+"""PostgreSQL advisory lock key ("idp.audt" in ASCII) that serialises sealers of the chain.
+Any constant works as long as every sealer uses the same one."""
+
+SEAL_DELAY = 0.5
+"""Seconds from an event's commit to the sealer's run in that process: long enough that one
+run links the events of many requests under load, short enough that the unchained window stays
+under a second."""
+
+SEAL_BATCH = 5000
+"""Events linked per sealing transaction, so one run never holds the lock for long."""
 
 MAX_DATA_BYTES = 16 * 1024
 """Upper bound on an event's canonical data, so one caller cannot bloat the trail."""
@@ -63,13 +82,15 @@ class VerifyResult:
     """Outcome of walking the chain.
 
     `count` is the number of events checked and found good; when `ok` is false it is the number
-    of good events before `first_bad_seq`.
+    of good events before `first_bad_seq`. `pending` counts committed events not yet sealed
+    into the chain (normally none for longer than SEAL_DELAY).
     """
 
     ok: bool
     count: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    pending: int = 0
 
 
 # --- recording -----------------------------------------------------------------------------
@@ -83,30 +104,114 @@ def record(
     client_id: str | None = None,
     **data: Any,
 ) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction.
+    """Append one event inside the caller's transaction; it is chained after commit.
 
     The event becomes durable when the caller commits, together with the change it describes;
-    if the caller rolls back, neither exists. The chain lock is held until that commit, so keep
-    the transaction short after recording.
+    if the caller rolls back, neither exists. No lock is taken here: the sealer links the event
+    to the chain after the commit (module docstring).
     """
     check_type(type)
     check_no_secrets({"person_id": person_id, "client_id": client_id})
     payload = _normalise(data)
-    _lock_chain(session)
-    event = AuditEvent(
-        at=utcnow(),
-        type=type,
-        person_id=person_id,
-        client_id=client_id,
-        data=payload,
-        prev_hash=_last_hash(session),
-    )
-    event.hash = event_hash(event)
+    event = AuditEvent(at=utcnow(), type=type, person_id=person_id, client_id=client_id,
+                       data=payload)
     session.add(event)
     session.flush()
+    session.info[_RECORDED] = True
     if _observers:
         session.info.setdefault(_PENDING, []).append((type, payload))
     return event
+
+
+# --- sealing -------------------------------------------------------------------------------
+
+
+def seal(session: Session, limit: int = SEAL_BATCH, *, wait: bool = True) -> int:
+    """Link committed, unchained events to the end of the chain, oldest `seq` first; return
+    how many. The caller commits.
+
+    Holds the chain lock until that commit, so two sealers never link to the same predecessor.
+    With `wait=False` (the background sealer) a sealer that finds the lock taken returns 0 at
+    once: the holder is sealing already. Events of transactions still open are invisible here
+    and are sealed by a later run, after them in the chain even if their `seq` is lower.
+    """
+    if not _lock_chain(session, wait=wait):
+        return 0
+    return _link(session, limit)
+
+
+def _link(session: Session, limit: int) -> int:
+    """`seal` once the chain lock is held."""
+    last = session.execute(select(AuditEvent.chain_pos, AuditEvent.hash)
+                           .where(AuditEvent.chain_pos.is_not(None))
+                           .order_by(AuditEvent.chain_pos.desc()).limit(1)).first()
+    pos, prev = (int(last.chain_pos), str(last.hash)) if last else (0, GENESIS_HASH)
+    rows = session.execute(_UNSEALED_QUERY.limit(limit)).all()
+    links = []
+    for row in rows:
+        pos += 1
+        link = compute_hash(at=row.at, type=row.type, person_id=row.person_id,
+                            client_id=row.client_id, data=row.data, prev_hash=prev)
+        links.append({"seq": row.seq, "chain_pos": pos, "prev_hash": prev, "hash": link})
+        prev = link
+    if links:
+        session.execute(update(AuditEvent), links)
+    return len(links)
+
+
+class _Sealer:
+    """Seals one database's events shortly after this process commits some.
+
+    Armed by a commit that recorded events, it runs SEAL_DELAY later on a short-lived thread,
+    so requests never wait for the chain. It runs again while there is more than a batch, and
+    when another sealer held the lock (that one may have looked before our events committed),
+    so every process sees its own events sealed. A failure (database away) is logged and not
+    retried: the next commit arms it again, and `idp audit verify` seals whatever is left.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = weakref.ref(engine)
+        self._lock = threading.Lock()
+        self._armed = False
+
+    def arm(self) -> None:
+        with self._lock:
+            if self._armed:
+                return
+            self._armed = True
+        timer = threading.Timer(SEAL_DELAY, self._run)
+        timer.daemon = True
+        timer.start()
+
+    def _run(self) -> None:
+        with self._lock:
+            self._armed = False
+        engine = self._engine()
+        if engine is None:
+            return
+        try:
+            with Session(engine) as s, s.begin():
+                sealed = _link(s, SEAL_BATCH) if _lock_chain(s, wait=False) else -1
+        except Exception as exc:  # the request that armed us has long returned
+            logging.getLogger(__name__).warning("audit sealing failed (%s); events stay "
+                                                "unchained until the next run",
+                                                type(exc).__name__)
+            return
+        if sealed < 0 or sealed >= SEAL_BATCH:
+            self.arm()
+
+
+_sealers: weakref.WeakKeyDictionary[Engine, _Sealer] = weakref.WeakKeyDictionary()
+_sealers_lock = threading.Lock()
+_RECORDED = "idp.audit.recorded"
+
+
+def _arm_sealer(engine: Engine) -> None:
+    with _sealers_lock:
+        sealer = _sealers.get(engine)
+        if sealer is None:
+            sealer = _sealers[engine] = _Sealer(engine)
+    sealer.arm()
 
 
 # --- observers -----------------------------------------------------------------------------
@@ -126,15 +231,14 @@ def add_observer(observer: AuditObserver) -> None:
     metrics counting logins or signatures must agree with the trail. An observer that fails
     is logged and skipped; it can never undo or fail the commit it watches.
     """
-    if observer in _observers:
-        return
-    _observers.append(observer)
-    if not sa_event.contains(Session, "after_commit", _after_commit):
-        sa_event.listen(Session, "after_commit", _after_commit)
-        sa_event.listen(Session, "after_rollback", _after_rollback)
+    if observer not in _observers:
+        _observers.append(observer)
 
 
 def _after_commit(session: Session) -> None:
+    if session.info.pop(_RECORDED, False):
+        bind = session.get_bind()
+        _arm_sealer(bind if isinstance(bind, Engine) else bind.engine)
     pending = session.info.pop(_PENDING, None)
     for event_type, data in pending or ():
         for observer in tuple(_observers):
@@ -147,6 +251,11 @@ def _after_commit(session: Session) -> None:
 
 def _after_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_RECORDED, None)
+
+
+sa_event.listen(Session, "after_commit", _after_commit)
+sa_event.listen(Session, "after_rollback", _after_rollback)
 
 
 def check_type(event_type: str) -> None:
@@ -199,15 +308,14 @@ def _normalise(data: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _lock_chain(session: Session) -> None:
-    """Serialise appenders, so two writers never both link to the same predecessor (the
-    read of the last hash that follows sees the newest committed event)."""
+def _lock_chain(session: Session, *, wait: bool) -> bool:
+    """Serialise sealers, so two never link to the same predecessor (the reads that follow
+    see the newest committed events). False when `wait` is off and another holds the lock."""
+    if not wait and session.get_bind().dialect.name == "postgresql":
+        return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                   {"k": ADVISORY_LOCK_ID}))
     lock_writers(session, ADVISORY_LOCK_ID, "UPDATE audit_event SET seq = seq WHERE 0 = 1")
-
-
-def _last_hash(session: Session) -> str:
-    last = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
-    return last or GENESIS_HASH
+    return True
 
 
 # --- hashing -------------------------------------------------------------------------------
@@ -263,7 +371,7 @@ def event_hash(event: AuditEvent | Row[Any]) -> str:
         person_id=event.person_id,
         client_id=event.client_id,
         data=event.data,
-        prev_hash=event.prev_hash,
+        prev_hash=event.prev_hash or "",
     )
 
 
@@ -271,7 +379,7 @@ def event_hash(event: AuditEvent | Row[Any]) -> str:
 
 
 def verify(session: Session) -> VerifyResult:
-    """Walk the chain in `seq` order, checking each link and recomputing each hash.
+    """Walk the chain in `chain_pos` order, checking each link and recomputing each hash.
 
     Reports the first bad event: an edited event fails its own hash; a deleted or inserted
     event breaks the link of the event after it. Reads plain rows rather than ORM objects, so
@@ -286,7 +394,9 @@ def verify(session: Session) -> VerifyResult:
             return VerifyResult(ok=False, count=count, first_bad_seq=row.seq, reason=problem)
         expected_prev = row.hash
         count += 1
-    return VerifyResult(ok=True, count=count)
+    pending = session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.chain_pos.is_(None))) or 0
+    return VerifyResult(ok=True, count=count, pending=pending)
 
 
 _CHAIN_QUERY = select(
@@ -298,7 +408,16 @@ _CHAIN_QUERY = select(
     AuditEvent.data,
     AuditEvent.prev_hash,
     AuditEvent.hash,
-).order_by(AuditEvent.seq)
+).where(AuditEvent.chain_pos.is_not(None)).order_by(AuditEvent.chain_pos)
+
+_UNSEALED_QUERY = select(
+    AuditEvent.seq,
+    AuditEvent.at,
+    AuditEvent.type,
+    AuditEvent.person_id,
+    AuditEvent.client_id,
+    AuditEvent.data,
+).where(AuditEvent.chain_pos.is_(None)).order_by(AuditEvent.seq)
 
 
 def _problem(row: Row[Any], expected_prev: str) -> str | None:

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from flask import current_app
 
+from idp.client_cache import ClientCache
 from idp.db import Client, Database
 from idp.keystore import load_ring
 from idp.oidc.subject import subject_for, subject_key
+from idp.oidc.tally import AgencyTokenTally
 from idp.persons import identifier_protector
 from idp.settings import ROOT, Settings
 from idp.store import EphemeralStore, open_store
@@ -32,6 +34,16 @@ class Provider:
     @property
     def issuer(self) -> str:
         return self.settings.issuer
+
+    @cached_property
+    def clients(self) -> ClientCache:
+        """Client rows for the endpoints every agency request goes through (idp.client_cache)."""
+        return ClientCache(self.db)
+
+    @cached_property
+    def agency_tokens(self) -> AgencyTokenTally:
+        """Agency tokens counted for the audit trail (idp.oidc.tally)."""
+        return AgencyTokenTally(self.db)
 
     @cached_property
     def _subject_key(self) -> bytes:

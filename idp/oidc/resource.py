@@ -142,7 +142,10 @@ def check_binding(p: Provider, live: tokens.LiveToken, creds: Credentials) -> No
 
 def authenticate(p: Provider, s: Session, creds: Credentials) -> tokens.LiveToken:
     """The live access token this request may use, or a ResourceError saying why not."""
-    live = tokens.find_access_token(s, creds.token)
+    live = tokens.find_access_token(s, creds.token, p.store)
+    if live is not None and live.grant.person_id is None \
+            and p.clients.get(live.grant.client_id) is None:
+        live = None  # an agency token outlives its client's removal by nothing
     if live is None:
         raise ResourceError("invalid_token", "the access token is unknown, expired or revoked",
                             401, scheme="DPoP" if creds.scheme == "dpop" else "Bearer")

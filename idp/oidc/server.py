@@ -32,8 +32,8 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from idp import audit
-from idp.clients import check_secret, get_client
+from idp import audit, metrics
+from idp.clients import check_secret
 from idp.db import Client, Person
 from idp.fetch import FetchError, fetch_jwks
 from idp.oidc import dpop, resource, tokens
@@ -268,21 +268,26 @@ class RefreshGrant(EncryptedIdTokens, DpopBinding, OfflineAccessOnly,
                                     "needs DPoP-bound tokens: start a new authorization")
 
     def authenticate_refresh_token(self, refresh_token: str) -> TokenView | None:
+        """Check the token without using it: save_token marks it used in the transaction
+        that stores its successor (see _rotate). A token that cannot be used still goes
+        through use_refresh_token here, so a used one revokes its family (reuse)."""
         p = current_provider()
+        client_id = self.request.client.client_id
         with p.db.session() as s:
             # Checked before the token is used: a wrong key does not burn the refresh token.
             self.check_dpop_binding(tokens.grant_of_refresh_token(s, refresh_token))
-            try:
-                live = tokens.use_refresh_token(s, refresh_token,
-                                                self.request.client.client_id)
-            except tokens.RefreshReuseError:
-                audit.record(s, "token.revoked", client_id=self.request.client.client_id,
-                             reason="refresh_token_reuse")
+            live = tokens.find_refresh_token(s, refresh_token)
+            if live is None or live.grant.client_id != client_id:
                 live = None
+                try:
+                    tokens.use_refresh_token(s, refresh_token, client_id)
+                except tokens.RefreshReuseError:
+                    audit.record(s, "token.revoked", client_id=client_id,
+                                 reason="refresh_token_reuse")
         if live is None:
             raise InvalidGrantError("the refresh token is invalid, expired, revoked or was "
                                     "already used")
-        return TokenView(live)
+        return TokenView(live, raw=refresh_token)
 
     def authenticate_user(self, refresh_token: TokenView) -> Person | None:
         with current_provider().db.session() as s:
@@ -309,6 +314,7 @@ class TokenView:
     """A live token as authlib's revocation and introspection endpoints see it."""
 
     live: tokens.LiveToken
+    raw: str | None = None  # a refresh token being rotated: save_token marks it used
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.live.grant.client_id == client.client_id
@@ -445,7 +451,11 @@ class Revocation(RevocationEndpoint):
         return _RawToken(token_string, _owner(token_string))
 
     def revoke_token(self, token: _RawToken, request: Any) -> None:
-        with current_provider().db.session() as s:
+        p = current_provider()
+        if tokens.is_agency_token(token.raw):
+            tokens.revoke_agency_token(p.store, token.raw)
+            return
+        with p.db.session() as s:
             grant = tokens.revoke_token(s, token.raw)
             if grant is not None:
                 audit.record(s, "token.revoked", client_id=grant.client_id,
@@ -465,7 +475,11 @@ def _owner(raw: str) -> str | None:
     """Which client a token (live or not) belongs to, so no client can revoke another's."""
     from idp.db import AccessToken, Grant, RefreshToken
 
-    with current_provider().db.session() as s:
+    p = current_provider()
+    if tokens.is_agency_token(raw):
+        live = tokens.find_agency_token(p.store, raw)
+        return live.grant.client_id if live else None
+    with p.db.session() as s:
         h = tokens.digest(raw)
         row = s.get(RefreshToken, h) or s.get(AccessToken, h)
         grant = s.get(Grant, row.grant_id) if row else None
@@ -476,8 +490,13 @@ class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = AUTH_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenView | None:
-        with current_provider().db.session() as s:
-            finders = [tokens.find_access_token, tokens.find_refresh_token]
+        p = current_provider()
+        if tokens.is_agency_token(token_string):
+            live = tokens.find_agency_token(p.store, token_string)
+            return TokenView(live) if live else None
+        with p.db.session() as s:
+            finders = [lambda s, raw: tokens.find_access_token(s, raw, p.store),
+                       tokens.find_refresh_token]
             if token_type_hint == "refresh_token":  # noqa: S105 (a hint name, not a secret)
                 finders.reverse()
             for find in finders:
@@ -501,8 +520,7 @@ class Introspection(IntrospectionEndpoint):
             "iat": int(token.live.issued_at.timestamp()), "iss": p.issuer,
         }
         if grant.person_id:
-            with p.db.session() as s:
-                client = s.get(Client, grant.client_id)
+            client = p.clients.get(grant.client_id)
             if client is not None:
                 body["sub"] = p.subject(client, grant.person_id)
         if grant.acr:
@@ -513,18 +531,23 @@ class Introspection(IntrospectionEndpoint):
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
-    """Persist what authlib generated, in the grant family it belongs to."""
+    """Persist what authlib generated, in the grant family it belongs to; an agency token
+    (client credentials) in the ephemeral store (idp.oidc.tokens)."""
     p = current_provider()
     client: OAuthClient = request.client
     scope = token.get("scope", "")
+    if request.authorization_code is None and getattr(request, "refresh_token", None) is None:
+        _save_agency_token(p, token, request)
+        return
     with p.db.session() as s:
+        if not _rotate(s, request):
+            s.commit()  # keep the family's revocation (reuse), then refuse
+            raise InvalidGrantError("the refresh token is invalid, expired, revoked or was "
+                                    "already used")
         if request.authorization_code is not None:
             grant_id = request.authorization_code.grant_id
-        elif getattr(request, "refresh_token", None) is not None:
-            grant_id = request.refresh_token.live.grant.id
         else:
-            grant_id = tokens.create_grant(s, client_id=client.client_id, person_id=None,
-                                           scope=scope).id
+            grant_id = request.refresh_token.live.grant.id
         tokens.store_access_token(s, token["access_token"], grant_id, scope,
                                   int(token["expires_in"]))
         if token.get("refresh_token"):
@@ -539,6 +562,40 @@ def save_token(token: dict[str, Any], request: Any) -> None:
                      grant_type=request.payload.grant_type,
                      refresh=bool(token.get("refresh_token")))
         request.grant_id = grant_id
+
+
+def _rotate(s: Any, request: Any) -> bool:
+    """Mark the presented refresh token used in the transaction that stores its successor,
+    so a rotation commits whole or not at all: a store failure between two transactions
+    used to burn the old token with no new one, losing the family. Of two racers, the
+    second finds the token used: that is reuse, and its family is revoked. True when there
+    is nothing to rotate (a code redemption)."""
+    refresh = getattr(request, "refresh_token", None)
+    if request.authorization_code is not None or refresh is None or refresh.raw is None:
+        return True
+    try:
+        live = tokens.use_refresh_token(s, refresh.raw, request.client.client_id)
+    except tokens.RefreshReuseError:
+        audit.record(s, "token.revoked", client_id=request.client.client_id,
+                     reason="refresh_token_reuse")
+        return False
+    return live is not None
+
+
+def _save_agency_token(p: Provider, token: dict[str, Any], request: Any) -> None:
+    """An agency token: in the ephemeral store, bound to the DPoP key of its request if any;
+    counted in the metrics and in the audit trail's per-agency tally (idp.oidc.tally), not
+    as an event each."""
+    client_id = request.client.client_id
+    jkt = getattr(request, "dpop_jkt", None)
+    tokens.store_agency_token(p.store, token["access_token"], client_id=client_id,
+                              scope=token.get("scope", ""), ttl=int(token["expires_in"]),
+                              dpop_jkt=jkt)
+    if jkt is not None:
+        token["token_type"] = "DPoP"  # noqa: S105 (RFC 9449 5: a type name, not a secret)
+    p.agency_tokens.count(client_id)
+    metrics.TOKENS.labels(grant_type="client_credentials").inc()
+    request.grant_id = None
 
 
 def _bind_family(grant: tokens.Grant, request: Any) -> bool:
@@ -560,7 +617,7 @@ def add_id_token(grant: Any, response: Any) -> Any:
     p = current_provider()
     with p.db.session() as s:
         g = s.get(tokens.Grant, request.grant_id)
-        client = s.get(Client, request.client.client_id)
+        client = p.clients.get(request.client.client_id)
         assert g is not None and client is not None
         code = request.authorization_code
         person = _person(s, g.person_id)
@@ -582,15 +639,19 @@ def _register_id_tokens(grant: Any) -> None:
     grant.register_hook("after_create_token_response", add_id_token)
 
 
+def _new_access_token(client: Any, grant_type: str, user: Any, scope: str) -> str:
+    return tokens.new_agency_token() if grant_type == "client_credentials" \
+        else tokens.new_secret()
+
+
 def create_server(app: Flask, provider: Provider) -> AuthorizationServer:
     def query_client(client_id: str) -> OAuthClient | None:
-        with provider.db.session() as s:
-            row = get_client(s, client_id)
+        row = provider.clients.get(client_id)
         return OAuthClient(row) if row else None
 
     server = AuthorizationServer(query_client=query_client, save_token=save_token)
     server.register_token_generator("default", BearerTokenGenerator(
-        access_token_generator=lambda *a, **k: tokens.new_secret(),
+        access_token_generator=_new_access_token,
         refresh_token_generator=lambda *a, **k: tokens.new_secret(),
         expires_generator=lambda client, grant_type: provider.settings.access_token_ttl,
     ))

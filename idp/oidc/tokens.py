@@ -1,8 +1,16 @@
 """Grants and the tokens that descend from them, stored only as SHA-256 digests.
 
-A grant is one authorization (a redeemed code, or a client credentials call). Access and refresh
-tokens point at their grant, so one update revokes a whole family: on code reuse, on refresh
-token reuse, and when a person withdraws consent.
+A grant is one authorization (a redeemed code). Access and refresh tokens point at their grant,
+so one update revokes a whole family: on code reuse, on refresh token reuse, and when a person
+withdraws consent.
+
+Agency tokens (the client credentials grant) are different: no person, no family, no refresh
+token, nothing to revoke together. They live in the ephemeral store only, under their digest,
+for their lifetime (DESIGN.md lists access tokens with neither store's durable data). Writing a
+grant, a token row and an audit event for each was most of the cost of the token endpoint
+(bench/README.md). They carry a prefix that the other tokens cannot have (`.` is not in the
+URL-safe alphabet), so a lookup knows which store to ask; losing the ephemeral store ends them
+early, and the agency asks for a new one, as OAuth clients do on any 401.
 """
 
 from __future__ import annotations
@@ -10,18 +18,32 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from idp.db import AccessToken, Grant, RefreshToken, as_utc, utcnow
+from idp.store import EphemeralStore
+
+AGENCY_TOKEN_PREFIX = "ag."  # noqa: S105 (a marker, not a secret)
+"""Marks an agency (client credentials) access token: kept in the ephemeral store only."""
+
+_AGENCY_KEY = "agency_token:"
 
 
 def new_secret() -> str:
     """256 bits from `secrets`, URL-safe: codes, tokens, handles."""
     return secrets.token_urlsafe(32)
+
+
+def new_agency_token() -> str:
+    return AGENCY_TOKEN_PREFIX + new_secret()
+
+
+def is_agency_token(raw: str) -> bool:
+    return raw.startswith(AGENCY_TOKEN_PREFIX)
 
 
 def digest(raw: str) -> str:
@@ -67,6 +89,35 @@ def store_refresh_token(s: Session, raw: str, grant_id: str, scope: str, ttl: in
                        expires_at=utcnow() + timedelta(seconds=ttl)))
 
 
+def store_agency_token(store: EphemeralStore, raw: str, *, client_id: str, scope: str,
+                       ttl: int, dpop_jkt: str | None) -> None:
+    now = int(utcnow().timestamp())
+    store.put(_AGENCY_KEY + digest(raw), {"client_id": client_id, "scope": scope, "iat": now,
+                                          "exp": now + ttl, "jkt": dpop_jkt}, ttl)
+
+
+def find_agency_token(store: EphemeralStore, raw: str) -> LiveToken | None:
+    """The agency token as a LiveToken whose grant is a stand-in (never stored): the client,
+    the scope and the DPoP binding, as the endpoints that check tokens read them."""
+    data = store.get(_AGENCY_KEY + digest(raw)) if is_agency_token(raw) else None
+    if data is None or data["exp"] <= utcnow().timestamp():
+        return None
+    grant = Grant(id=AGENCY_TOKEN_PREFIX + digest(raw)[:40], client_id=data["client_id"],
+                  person_id=None, scope=data["scope"], claims={}, amr=[],
+                  dpop_jkt=data.get("jkt"))
+    return LiveToken("access_token", data["scope"],
+                     datetime.fromtimestamp(data["exp"], UTC),
+                     datetime.fromtimestamp(data["iat"], UTC), grant)
+
+
+def revoke_agency_token(store: EphemeralStore, raw: str) -> str | None:
+    """RFC 7009 for an agency token: gone at once; the client it belonged to, if it lived."""
+    if not is_agency_token(raw):
+        return None
+    data = store.take(_AGENCY_KEY + digest(raw))
+    return str(data["client_id"]) if data else None
+
+
 @dataclass(frozen=True)
 class LiveToken:
     """A token that passed every check: known, unexpired, unrevoked, its grant live."""
@@ -78,6 +129,13 @@ class LiveToken:
     grant: Grant
 
 
+def _live_access(s: Session, h: str) -> tuple[AccessToken, Grant] | None:
+    """The access token's row and its grant in one query (one round trip, not two)."""
+    found = s.execute(select(AccessToken, Grant).join(Grant, Grant.id == AccessToken.grant_id)
+                      .where(AccessToken.token_hash == h)).first()
+    return (found[0], found[1]) if found else None
+
+
 def _live(s: Session, kind: str, row: AccessToken | RefreshToken) -> LiveToken | None:
     """`row` as a LiveToken when its grant is live; the caller has already checked the row."""
     grant = s.get(Grant, row.grant_id)
@@ -86,11 +144,18 @@ def _live(s: Session, kind: str, row: AccessToken | RefreshToken) -> LiveToken |
     return LiveToken(kind, row.scope, as_utc(row.expires_at), as_utc(row.issued_at), grant)
 
 
-def find_access_token(s: Session, raw: str) -> LiveToken | None:
-    row = s.get(AccessToken, digest(raw))
-    if row is None or row.revoked_at is not None or as_utc(row.expires_at) <= utcnow():
+def find_access_token(s: Session, raw: str, store: EphemeralStore) -> LiveToken | None:
+    if is_agency_token(raw):
+        return find_agency_token(store, raw)
+    found = _live_access(s, digest(raw))
+    if found is None:
         return None
-    return _live(s, "access_token", row)
+    row, grant = found
+    if row.revoked_at is not None or as_utc(row.expires_at) <= utcnow() \
+            or grant.revoked_at is not None:
+        return None
+    return LiveToken("access_token", row.scope, as_utc(row.expires_at),
+                     as_utc(row.issued_at), grant)
 
 
 def find_refresh_token(s: Session, raw: str) -> LiveToken | None:

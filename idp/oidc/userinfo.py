@@ -45,7 +45,7 @@ def userinfo(p: Provider, creds: resource.Credentials) -> dict[str, Any] | str:
         scopes = live.scope.split()
         if "openid" not in scopes:
             raise UserinfoError("insufficient_scope", "the token lacks the openid scope", 403)
-        client = s.get(Client, live.grant.client_id)
+        client = p.clients.get(live.grant.client_id)
         person = s.get(Person, live.grant.person_id)
         assert client is not None and person is not None
         request = live.grant.claims.get("request") or {}

@@ -11,7 +11,6 @@ from werkzeug.wrappers import Response
 from idp import audit, web
 from idp.authn import flow
 from idp.authn import session as sso
-from idp.clients import get_client
 from idp.db import Client
 from idp.oidc import dpop, resource
 from idp.oidc import logout as rp_logout
@@ -26,10 +25,7 @@ bp = Blueprint("oidc", __name__)
 
 
 def _find_client(p: Provider) -> Any:
-    def find(client_id: str) -> Client | None:
-        with p.db.session() as s:
-            return get_client(s, client_id)
-    return find
+    return p.clients.get
 
 
 def _verify_own_id_token(p: Provider) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -29,17 +30,26 @@ def db(database_url: str) -> Iterator[Database]:
 
 
 def _record_many(db: Database, n: int, person_id: str = "person-1") -> list[int]:
-    """Record n events, each in its own transaction as real requests would; return their seqs."""
+    """Record n events, each in its own transaction as real requests would, then seal them as
+    the background sealer would; return their seqs."""
     seqs = []
     for i in range(n):
         with db.session() as s:
             event = audit.record(s, "login.success", person_id=person_id, client_id="agency-1",
                                  n=i, ip="192.0.2.1", note="ลงชื่อเข้าใช้")
             seqs.append(event.seq)
+    _seal(db)
     return seqs
 
 
+def _seal(db: Database) -> int:
+    with db.session() as s:
+        return audit.seal(s)
+
+
 def _verify(db: Database) -> audit.VerifyResult:
+    """Seal what is left (as `idp audit verify` does), then walk the chain."""
+    _seal(db)
     with db.session() as s:
         return audit.verify(s)
 
@@ -66,6 +76,7 @@ def test_events_link_to_their_predecessor(db: Database) -> None:
     with db.session() as s:
         events = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
 
+    assert [e.chain_pos for e in events] == [1, 2, 3]
     assert events[0].prev_hash == audit.GENESIS_HASH
     assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
     assert all(e.hash == audit.event_hash(e) for e in events)
@@ -234,7 +245,11 @@ def test_returned_event_holds_what_is_stored(db: Database) -> None:
     with db.session() as s:
         event = audit.record(s, "consent.granted", scopes=("openid", "email"), counts={1: "one"})
         assert event.data == {"scopes": ["openid", "email"], "counts": {"1": "one"}}
-        assert event.hash == audit.event_hash(event)
+        seq = event.seq
+    _seal(db)
+    with db.session() as s:
+        stored = s.get_one(AuditEvent, seq)
+        assert stored.hash == audit.event_hash(stored)
     assert _verify(db).ok
 
 
@@ -264,6 +279,89 @@ def test_concurrent_appends_keep_one_chain(db: Database) -> None:
 
     assert errors == []
     assert _verify(db) == audit.VerifyResult(ok=True, count=threads * per_thread)
+
+
+# --- sealing -------------------------------------------------------------------------------
+
+
+def test_events_are_recorded_unchained_and_sealed_after_commit(db: Database) -> None:
+    """Recording takes no lock: the event waits, unchained, for the sealer."""
+    with db.session() as s:
+        seq = audit.record(s, "login.success", person_id="person-1").seq
+    with db.session() as s:
+        stored = s.get_one(AuditEvent, seq)
+        assert (stored.chain_pos, stored.prev_hash, stored.hash) == (None, None, None)
+        assert audit.verify(s) == audit.VerifyResult(ok=True, count=0, pending=1)
+
+    assert _seal(db) == 1
+    assert _seal(db) == 0
+    with db.session() as s:
+        assert audit.verify(s) == audit.VerifyResult(ok=True, count=1, pending=0)
+
+
+def test_the_background_sealer_chains_committed_events(db: Database) -> None:
+    """Nobody calls seal here: the commit arms the process's sealer, which links the events
+    about SEAL_DELAY later (bounded wait, no timing assertion)."""
+    for i in range(3):
+        with db.session() as s:
+            audit.record(s, "token.issued", client_id="agency-1", n=i)
+
+    deadline = time.monotonic() + 30
+    while True:
+        with db.session() as s:
+            result = audit.verify(s)
+        if result.pending == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert result == audit.VerifyResult(ok=True, count=3, pending=0)
+
+
+def test_an_event_committed_late_is_chained_after_later_seqs(
+        db: Database, backend: str) -> None:
+    """A transaction that recorded first but commits last gets the lower seq and the later
+    place in the chain: the chain follows sealing order, and nothing is left out."""
+    if backend == "embedded":
+        pytest.skip("SQLite has one writer at a time: a second transaction cannot record "
+                    "while the first is open")
+    with db.session() as slow:
+        early = audit.record(slow, "consent.granted", person_id="person-1").seq
+        with db.session() as fast:
+            late = audit.record(fast, "login.success", person_id="person-2").seq
+        assert _seal(db) == 1
+    assert _seal(db) == 1
+
+    with db.session() as s:
+        positions = {e.seq: e.chain_pos for e in s.scalars(select(AuditEvent))}
+        assert early < late and positions[late] == 1 and positions[early] == 2
+        assert audit.verify(s) == audit.VerifyResult(ok=True, count=2)
+
+
+def test_concurrent_sealers_keep_one_chain(db: Database) -> None:
+    """Writers that seal while others record and seal: no fork, nothing left unsealed."""
+    threads, per_thread = 6, 8
+    start = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        start.wait()
+        try:
+            for i in range(per_thread):
+                with db.session() as s:
+                    audit.record(s, "token.issued", client_id=f"agency-{n}", n=i)
+                with db.session() as s:
+                    audit.seal(s)
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=writer, args=(n,)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+    assert errors == []
+    with db.session() as s:
+        assert audit.verify(s) == audit.VerifyResult(ok=True, count=threads * per_thread)
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from idp.client_cache import forget_everywhere
 from idp.db import Client
 from tests.support.live import LiveProvider
 
@@ -65,3 +66,4 @@ def point_jwks_uri(op: LiveProvider, client_id: str, uri: str) -> None:
     with op.app.extensions["idp"].db.session() as s:
         s.execute(sa.update(Client).where(Client.client_id == client_id)
                   .values(jwks_uri=uri, jwks=None))
+    forget_everywhere({client_id})  # a bulk UPDATE: the ORM's listener does not see it
