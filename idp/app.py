@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -10,6 +11,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from flask import Flask, current_app, jsonify
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
@@ -70,8 +73,9 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
     app.register_blueprint(csc_bp)
     app.register_blueprint(registry_bp)
     app.register_blueprint(verify_bp)
-    app.register_error_handler(StoreUnavailableError, _unavailable)
-    app.register_error_handler(DBAPIError, _unavailable)
+    for unavailable in UNAVAILABLE:
+        app.register_error_handler(unavailable, _unavailable)
+    app.register_error_handler(InternalServerError, _server_error)  # replaces web's 500 handler
     app.add_url_rule("/healthz", "healthz", _health)
     app.add_url_rule("/livez", "livez", _live)
     app.add_url_rule("/readyz", "readyz", _ready)
@@ -83,9 +87,31 @@ def create_app(settings: Settings | None = None, store: EphemeralStore | None = 
 HSTS = "max-age=31536000"
 
 
-def _unavailable(_exc: Exception) -> Response:
+#: A store that cannot answer: the ephemeral store, the database (a lost or refused connection,
+#: a statement cut off by a restart) or the connection pool (every connection busy until its
+#: timeout). Each is "retry later", 503, never a 500.
+UNAVAILABLE: tuple[type[Exception], ...] = (StoreUnavailableError, DBAPIError, PoolTimeoutError)
+
+
+def _server_error(exc: InternalServerError) -> Response | HTTPException:
+    """Flask hands an exception raised outside a view (an after_request hook, an error
+    handler) to the 500 handler, wrapped, without looking for a handler of its own type. A
+    store outage there is still an outage: 503, as it would be in a view."""
+    if isinstance(exc.original_exception, UNAVAILABLE):
+        return _unavailable(exc.original_exception)
+    return web._handle_http_exception(exc)
+
+
+def _unavailable(exc: Exception) -> Response:
     """A store went away mid-request: say so (503, retry later); nothing durable was lost,
-    because every write is one transaction that rolled back."""
+    because every write is one transaction that rolled back.
+
+    The log line names the exception types only (ours and the driver's underneath): their
+    messages may quote SQL parameters or keys, which can hold tokens or national IDs."""
+    cause = exc.__cause__ or getattr(exc, "orig", None)
+    logging.getLogger(__name__).warning(
+        "store unavailable: %s%s", type(exc).__name__,
+        f" ({type(cause).__module__}.{type(cause).__name__})" if cause is not None else "")
     response = web.error_page("temporarily_unavailable", "temporarily_unavailable", 503)
     response.headers["Retry-After"] = "5"
     return response
@@ -100,6 +126,8 @@ def _health() -> Response:
     checks = {"store": p.store.ping(), "database": p.db.ping()}
     response = jsonify(status="ok" if all(checks.values()) else "unavailable", **checks)
     response.status_code = 200 if all(checks.values()) else 503
+    if response.status_code == 503:
+        response.headers["Retry-After"] = "5"  # like every other 503 of ours
     return response
 
 
