@@ -69,6 +69,30 @@ def _networks(e: Mapping[str, str], name: str, default: tuple[str, ...]) -> tupl
     return items
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel")
+
+
+def _redis_url(e: Mapping[str, str]) -> str | None:
+    """IDP_REDIS_URL, checked now: an unknown scheme (`redis+cluster`, a typo) or a sentinel URL
+    with a malformed host list or service name fails the start with one line, instead of a
+    traceback when the app is built or a 503 on every request."""
+    value = (e.get("IDP_REDIS_URL") or "").strip() or None
+    if value is None:
+        return None
+    scheme = urlsplit(value).scheme.lower()
+    if scheme not in REDIS_SCHEMES:
+        raise SettingsError(f"IDP_REDIS_URL must start with one of "
+                            f"{', '.join(s + '://' for s in REDIS_SCHEMES)} (got {scheme[:20]!r})")
+    if scheme.endswith("+sentinel"):
+        from idp.store import parse_sentinel_url
+
+        try:
+            parse_sentinel_url(value)
+        except ValueError as exc:
+            raise SettingsError(f"IDP_REDIS_URL: {exc}") from None
+    return value
+
+
 def _level(e: Mapping[str, str], name: str, default: str, parse: Callable[[str], object]
            ) -> str:
     """An IAL or AAL setting, checked against the scale (kyc.assurance) at start-up."""
@@ -84,6 +108,16 @@ def _level(e: Mapping[str, str], name: str, default: str, parse: Callable[[str],
 class Settings:
     issuer: str = "http://localhost:5000"
     database_url: str = field(default_factory=lambda: f"sqlite:///{ROOT / 'var' / 'idp.db'}")
+    # IDP_REDIS_URL, the ephemeral store (idp/store.py `redis_client`); unset: in-process store.
+    #   redis://[[user]:password@]host[:port][/db]      one Redis server
+    #   rediss://…?ssl_ca_certs=/path/ca.pem             the same over TLS
+    #   redis+sentinel://[[user]:password@]host[:port][,host[:port]…]/SERVICE[/db]
+    #       [?sentinel_password=…&sentinel_username=…]   the master that Sentinel names (port
+    #       26379 by default); follows failovers without a restart. The user and password are
+    #       the Redis servers'; sentinel_* are the sentinels' own, when they require a login.
+    #   rediss+sentinel://…?ssl_ca_certs=…               the same, TLS to sentinels and master
+    # Redis Cluster is not supported (docs/operations.md says why). A malformed sentinel URL
+    # stops the start with one line (SettingsError), not at the first request.
     redis_url: str | None = None
     secret_key: str = DEMO_SECRET_KEY
     subject_key: str | None = None
@@ -162,7 +196,7 @@ class Settings:
             base,
             issuer=(e.get("IDP_ISSUER") or base.issuer).rstrip("/"),
             database_url=e.get("IDP_DATABASE_URL") or base.database_url,
-            redis_url=e.get("IDP_REDIS_URL") or None,
+            redis_url=_redis_url(e),
             secret_key=e.get("IDP_SECRET_KEY") or base.secret_key,
             subject_key=e.get("IDP_SUBJECT_KEY") or None,
             sandbox=_bool(e.get("IDP_SANDBOX"), base.sandbox),
