@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, redirect, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from idp import audit, persons, web
@@ -85,7 +86,22 @@ def interaction(interaction_id: str) -> Response:
 
 def person_for_persona(p: Provider, persona: Persona) -> str:
     """The person record behind a sandbox persona, created on first login with their citizen
-    ID (self-asserted for the unproofed) and the sandbox proofing event that gives their IAL."""
+    ID (self-asserted for the unproofed) and the sandbox proofing event that gives their IAL.
+
+    Two first logins of one persona at once both find nobody and race to create them; the
+    loser's insert breaks a unique constraint, and it then takes the winner's record."""
+    try:
+        return _person_for_persona(p, persona)
+    except IntegrityError:
+        with p.db.session() as s:
+            existing = s.scalars(select(Person.id)
+                                 .where(Person.sandbox_persona == persona.id)).first()
+        if existing is None:
+            raise
+        return existing
+
+
+def _person_for_persona(p: Provider, persona: Persona) -> str:
     with p.db.session() as s:
         person = s.scalars(select(Person).where(Person.sandbox_persona == persona.id)).first()
         if person is not None:

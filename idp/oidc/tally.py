@@ -37,8 +37,8 @@ class AgencyTokenTally:
         self._counts: Counter[str] = Counter()
         self._since: datetime | None = None
         self._armed = False
-        ref = weakref.ref(self)
-        atexit.register(lambda: (tally := ref()) is not None and tally.flush())
+        self._closed = False
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     def count(self, client_id: str) -> None:
         with self._lock:
@@ -48,9 +48,7 @@ class AgencyTokenTally:
             if self._armed:
                 return
             self._armed = True
-        timer = threading.Timer(self._interval, self._timed_flush)
-        timer.daemon = True
-        timer.start()
+        self._start_timer()
 
     def _timed_flush(self) -> None:
         with self._lock:
@@ -78,5 +76,26 @@ class AgencyTokenTally:
             with self._lock:
                 self._counts.update(counts)
                 self._since = min(since, self._since or since)
+                rearm = not self._armed and not self._closed
+                self._armed = self._armed or rearm
+            if rearm:
+                self._start_timer()
             return 0
         return len(counts)
+
+    def close(self) -> None:
+        """Write what is counted and stop trying: the process is ending."""
+        with self._lock:
+            self._closed = True
+        self.flush()
+
+    def _start_timer(self) -> None:
+        timer = threading.Timer(self._interval, self._timed_flush)
+        timer.daemon = True
+        timer.start()
+
+
+def _close_at_exit(ref: weakref.ref[AgencyTokenTally]) -> None:
+    tally = ref()
+    if tally is not None:
+        tally.close()

@@ -6,13 +6,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 import requests
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from idp import audit
 from idp.clients import remove_client
-from idp.db import AccessToken, AuditEvent, Grant
+from idp.db import AccessToken, AuditEvent, Database, Grant
+from idp.oidc import tally as tally_module
 from idp.oidc import tokens
+from idp.oidc.tally import AgencyTokenTally
 from tests.support.live import LiveProvider
 
 REGISTRY = "/api/v1/registry/documents/no-such-document"
@@ -132,3 +136,33 @@ def test_agency_tokens_are_tallied_per_agency_in_the_audit_trail(op: LiveProvide
     assert all(d["grant_type"] == "client_credentials" and d["since"] <= d["until"]
                for d in tallies.values())
     assert not any(t in str(tallies) for t in issued)
+
+
+def test_a_tally_the_database_refused_is_written_later(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counts are kept when the write fails and the timer tries again by itself."""
+    db = Database(database_url)
+    failures = [1]
+    real = audit.record
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            failures.pop()
+            raise OperationalError("INSERT", {}, Exception("database away"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tally_module.audit, "record", flaky)
+    tally = AgencyTokenTally(db, interval=0.05)
+    for _ in range(4):
+        tally.count("agency-1")
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            written = s.scalars(select(AuditEvent).where(AuditEvent.type == "token.tally")).all()
+        if written:
+            break
+        time.sleep(0.05)
+    assert failures == [] and [e.data["count"] for e in written] == [4]
+    tally.close()
+    db.engine.dispose()
