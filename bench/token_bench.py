@@ -315,8 +315,13 @@ def prepare_ours(env: dict[str, str]) -> tuple[str, str]:
 PROJECT_CONF = ROOT / "idp" / "gunicorn_conf.py"
 
 
+SERVER = "gunicorn"  # set from --server in main()
+
+
 def server_label(workers: int, threads: int) -> str:
     """How our server runs, in words, for the report."""
+    if SERVER == "granian":
+        return f"granian (WSGI), {workers} worker(s) x {threads} blocking threads"
     kind = f"{workers} gthread worker(s) x {threads} threads" if threads > 1 else \
         f"{workers} sync worker(s)"
     conf = "idp/gunicorn_conf.py" if PROJECT_CONF.exists() else "bench flags"
@@ -332,7 +337,14 @@ def start_ours(name: str, stores: OurStores, workers: int, threads: int, log: Pa
     env = our_env(stores, base)
     client_id, secret = prepare_ours(env)
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    if PROJECT_CONF.exists():
+    if SERVER == "granian":
+        # For comparison only: the production server is gunicorn (idp/gunicorn_conf.py).
+        env["PYTHONPATH"] = f"{BENCH}:{ROOT}"
+        cmd = [str(Path(sys.executable).parent / "granian"), "--interface", "wsgi",
+               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+               "--blocking-threads", str(threads), "--log-level", "warning", "--no-ws",
+               "bench_app:app"]
+    elif PROJECT_CONF.exists():
         env.update(IDP_BIND=f"127.0.0.1:{port}", IDP_WORKERS=str(workers),
                    IDP_THREADS=str(threads))
         cmd = [gunicorn, "-c", str(PROJECT_CONF), "--pythonpath", f"{BENCH},{ROOT}",
@@ -857,13 +869,16 @@ def main() -> None:
                     help="IDP_RATE_LIMITS=0 (default: on, with budgets never reached)")
     ap.add_argument("--profile-requests", type=int, default=3000)
     ap.add_argument("--skip-pg", action="store_true", help="no PostgreSQL + Redis row")
+    ap.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn",
+                    help="our server: gunicorn (production) or granian (for comparison)")
     ap.add_argument("--only", action="append", choices=SCENARIOS, help="scenarios to run")
     args = ap.parse_args()
     if args.quick:
         args.runs, args.seconds, args.warmup, args.profile_requests = 1, 5, 2, 1000
     scenarios = args.only or SCENARIOS
-    global RATE_LIMITS  # one switch for the whole run
+    global RATE_LIMITS, SERVER  # one switch each for the whole run
     RATE_LIMITS = not args.no_rate_limits
+    SERVER = args.server
     pg_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") \
         or DEFAULT_PG
     redis_url = os.environ.get("BENCH_REDIS_URL_ADMIN") or DEFAULT_REDIS
@@ -955,7 +970,7 @@ def main() -> None:
     print(report)
     out_dir = BENCH / "results"
     out_dir.mkdir(exist_ok=True)
-    suffix = "-quick" if args.quick else ""
+    suffix = ("-granian" if args.server == "granian" else "") + ("-quick" if args.quick else "")
     out = out_dir / f"token_bench-{started:%Y-%m-%d}{suffix}.md"
     out.write_text(report + "\n")
     print(f"\nwritten to {out.relative_to(ROOT)}", file=sys.stderr)

@@ -274,9 +274,10 @@ class RefreshGrant(EncryptedIdTokens, DpopBinding, OfflineAccessOnly,
         p = current_provider()
         client_id = self.request.client.client_id
         with p.db.session() as s:
+            found = tokens.refresh_token_with_grant(s, refresh_token)
             # Checked before the token is used: a wrong key does not burn the refresh token.
-            self.check_dpop_binding(tokens.grant_of_refresh_token(s, refresh_token))
-            live = tokens.find_refresh_token(s, refresh_token)
+            self.check_dpop_binding(found[1] if found else None)
+            live = tokens.live_refresh_token(*found) if found else None
             if live is None or live.grant.client_id != client_id:
                 live = None
                 try:
@@ -284,14 +285,14 @@ class RefreshGrant(EncryptedIdTokens, DpopBinding, OfflineAccessOnly,
                 except tokens.RefreshReuseError:
                     audit.record(s, "token.revoked", client_id=client_id,
                                  reason="refresh_token_reuse")
+            person = _person(s, live.grant.person_id) if live else None
         if live is None:
             raise InvalidGrantError("the refresh token is invalid, expired, revoked or was "
                                     "already used")
-        return TokenView(live, raw=refresh_token)
+        return TokenView(live, raw=refresh_token, person=person)
 
     def authenticate_user(self, refresh_token: TokenView) -> Person | None:
-        with current_provider().db.session() as s:
-            return _person(s, refresh_token.live.grant.person_id)
+        return refresh_token.person
 
     def revoke_old_credential(self, refresh_token: TokenView) -> None:
         """Rotation already marked it used, atomically, when it was authenticated."""
@@ -315,6 +316,7 @@ class TokenView:
 
     live: tokens.LiveToken
     raw: str | None = None  # a refresh token being rotated: save_token marks it used
+    person: Person | None = None  # whom a refresh token speaks for, read with it
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.live.grant.client_id == client.client_id
@@ -546,14 +548,15 @@ def save_token(token: dict[str, Any], request: Any) -> None:
                                     "already used")
         if request.authorization_code is not None:
             grant_id = request.authorization_code.grant_id
+            grant = s.get(tokens.Grant, grant_id)
         else:
-            grant_id = request.refresh_token.live.grant.id
+            grant = request.refresh_token.live.grant  # read with the token, not changed here
+            grant_id = grant.id
         tokens.store_access_token(s, token["access_token"], grant_id, scope,
                                   int(token["expires_in"]))
         if token.get("refresh_token"):
             tokens.store_refresh_token(s, token["refresh_token"], grant_id, scope,
                                        p.settings.refresh_token_ttl)
-        grant = s.get(tokens.Grant, grant_id)
         if grant is not None and _bind_family(grant, request):
             # RFC 9449 5: the response says the token is bound (a type name, not a secret).
             token["token_type"] = "DPoP"  # noqa: S105
@@ -562,6 +565,7 @@ def save_token(token: dict[str, Any], request: Any) -> None:
                      grant_type=request.payload.grant_type,
                      refresh=bool(token.get("refresh_token")))
         request.grant_id = grant_id
+        request.grant_row = grant  # for add_id_token, without reading it again
 
 
 def _rotate(s: Any, request: Any) -> bool:
@@ -573,6 +577,8 @@ def _rotate(s: Any, request: Any) -> bool:
     refresh = getattr(request, "refresh_token", None)
     if request.authorization_code is not None or refresh is None or refresh.raw is None:
         return True
+    if tokens.mark_refresh_token_used(s, refresh.raw):
+        return True  # found live, unused and ours when authenticated; now it is used
     try:
         live = tokens.use_refresh_token(s, refresh.raw, request.client.client_id)
     except tokens.RefreshReuseError:
@@ -615,17 +621,15 @@ def add_id_token(grant: Any, response: Any) -> Any:
         return token
     request = grant.request
     p = current_provider()
-    with p.db.session() as s:
-        g = s.get(tokens.Grant, request.grant_id)
-        client = p.clients.get(request.client.client_id)
-        assert g is not None and client is not None
-        code = request.authorization_code
-        person = _person(s, g.person_id)
-        signed = build_id_token(p, IdTokenInput(
-            client=client, person=person, grant=g, access_token=token["access_token"],
-            nonce=code.get_nonce() if code is not None else None,
-            requested=(g.claims.get("request") or {}).get("id_token") or {},
-            claims_locales=g.claims.get("claims_locales")))
+    g: tokens.Grant | None = request.grant_row  # save_token's; request.user: the person
+    client = p.clients.get(request.client.client_id)
+    assert g is not None and client is not None
+    code = request.authorization_code
+    signed = build_id_token(p, IdTokenInput(
+        client=client, person=request.user, grant=g, access_token=token["access_token"],
+        nonce=code.get_nonce() if code is not None else None,
+        requested=(g.claims.get("request") or {}).get("id_token") or {},
+        claims_locales=g.claims.get("claims_locales")))
     if id_token_encrypted(client):
         # OIDC Core 10.2: signed, then encrypted (a nested JWT); the key was found when the
         # client authenticated (EncryptedIdTokens), so there is no path that sends it clear.

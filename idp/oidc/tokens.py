@@ -158,12 +158,27 @@ def find_access_token(s: Session, raw: str, store: EphemeralStore) -> LiveToken 
                      as_utc(row.issued_at), grant)
 
 
-def find_refresh_token(s: Session, raw: str) -> LiveToken | None:
-    row = s.get(RefreshToken, digest(raw))
-    if (row is None or row.revoked_at is not None or row.used_at is not None
-            or as_utc(row.expires_at) <= utcnow()):
+def refresh_token_with_grant(s: Session, raw: str) -> tuple[RefreshToken, Grant] | None:
+    """The refresh token's row and its grant, live or not, in one query."""
+    found = s.execute(select(RefreshToken, Grant)
+                      .join(Grant, Grant.id == RefreshToken.grant_id)
+                      .where(RefreshToken.token_hash == digest(raw))).first()
+    return (found[0], found[1]) if found else None
+
+
+def live_refresh_token(row: RefreshToken, grant: Grant) -> LiveToken | None:
+    """`row` as a LiveToken if it can still be used: unused, unrevoked, unexpired, its
+    grant live."""
+    if (row.revoked_at is not None or row.used_at is not None
+            or as_utc(row.expires_at) <= utcnow() or grant.revoked_at is not None):
         return None
-    return _live(s, "refresh_token", row)
+    return LiveToken("refresh_token", row.scope, as_utc(row.expires_at),
+                     as_utc(row.issued_at), grant)
+
+
+def find_refresh_token(s: Session, raw: str) -> LiveToken | None:
+    found = refresh_token_with_grant(s, raw)
+    return live_refresh_token(*found) if found else None
 
 
 class RefreshReuseError(Exception):
@@ -174,11 +189,16 @@ class RefreshReuseError(Exception):
         self.grant_id = grant_id
 
 
-def grant_of_refresh_token(s: Session, raw: str) -> Grant | None:
-    """The grant a refresh token descends from, without using the token: checks that must
-    refuse a request without burning the token (another client, another DPoP key) read it."""
-    row = s.get(RefreshToken, digest(raw))
-    return s.get(Grant, row.grant_id) if row is not None else None
+def mark_refresh_token_used(s: Session, raw: str) -> bool:
+    """The atomic step of a rotation whose token was found live in this request: of two
+    racing requests, only one marks it. False: it was used (or revoked) meanwhile; then
+    `use_refresh_token` tells reuse from the rest."""
+    result = s.execute(update(RefreshToken)
+                       .where(RefreshToken.token_hash == digest(raw),
+                              RefreshToken.used_at.is_(None),
+                              RefreshToken.revoked_at.is_(None))
+                       .values(used_at=utcnow()))
+    return getattr(result, "rowcount", 0) == 1
 
 
 def use_refresh_token(s: Session, raw: str, client_id: str) -> LiveToken | None:
