@@ -52,7 +52,7 @@ def serve(host: str, port: int, workers: int) -> None:
         _exec_gunicorn(host, port, workers)
     _json_logs(app)
     server = make_server(host, port, app, threaded=True,
-                         request_handler=silent_request_handler())
+                         request_handler=silent_request_handler(settings.read_timeout))
     click.echo(f"serving {settings.issuer} on http://{host}:{port}")
     try:
         server.serve_forever()

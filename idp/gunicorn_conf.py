@@ -24,6 +24,7 @@ _METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 os.makedirs(_METRICS_DIR, exist_ok=True)
 
 from idp.logs import logging_config  # noqa: E402  (after the variable above, on purpose)
+from idp.settings import Settings  # noqa: E402
 
 
 def _env_int(name: str, default: int, minimum: int = 1) -> int:
@@ -62,7 +63,11 @@ workers = _env_int("IDP_WORKERS", max(2, _cores()))
 # balancer reuses. IDP_THREADS=1 gives plain sync workers: the cheapest per request when every
 # request is short (a token benchmark), but one slow client then blocks a worker.
 threads = _env_int("IDP_THREADS", 4)
-worker_class = "gthread" if threads > 1 else "sync"
+# gunicorn's own workers with a read deadline on every connection (idp/gunicorn_worker.py):
+# neither gthread nor sync bounds how long a client may take to send its request, so a slow
+# client (a byte a second) would hold a thread, or a whole sync worker, for as long as it likes.
+worker_class = ("idp.gunicorn_worker.ThreadWorker" if threads > 1
+                else "idp.gunicorn_worker.SyncWorker")
 
 # --- time ---------------------------------------------------------------------------------------
 # A sync worker silent for `timeout` seconds is killed and replaced; a verification may take up
@@ -74,6 +79,10 @@ graceful_timeout = 30  # on SIGTERM, requests in flight get this long to finish
 # close an idle connection before the server does, or it may send a request on a socket being
 # closed: set the balancer's idle timeout *below* this value.
 keepalive = _env_int("IDP_KEEPALIVE", 5)
+# A client has IDP_READ_TIMEOUT seconds to send its request line and headers; a body must keep
+# coming (no pause longer than that, and a minimum average rate). Read by the workers; checked
+# here so a bad value stops the master at once.
+_read_timeout = _env_int("IDP_READ_TIMEOUT", Settings.read_timeout)
 
 # --- bounds on what a client may send ----------------------------------------------------------
 # An authorization URL can be long (a claims parameter, a request object by value); 8190 is

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from idp import audit
+from idp import audit, web
 from idp.csc import seals
 from idp.csc.service import CscError
 from idp.csc.views import _caller, _csc_error
@@ -250,11 +250,12 @@ _EVENT = {"suspend": "suspended", "reinstate": "reinstated", "revoke": "revoked"
 
 
 def _refusal(exc: RegistryRefusal) -> Response:
-    body: dict[str, Any] = {"error": exc.error, "error_description": exc.description}
+    body: dict[str, Any] = {"error": exc.error,
+                            "error_description": web.description_text(exc.description)}
     if exc.code:
         body["error_code"] = exc.code
     if exc.field:
-        body["field"] = exc.field
+        body["field"] = web.description_text(exc.field)
     response = jsonify(body)
     response.status_code = exc.status
     return response
@@ -284,6 +285,7 @@ def _too_large(_exc: RequestEntityTooLarge) -> ResponseReturnValue:
 def _body_limit() -> None:
     if request.path.startswith(PREFIX + "/"):
         request.max_content_length = MAX_BODY
+        web.refuse_oversized()  # before the token is looked at or the body read
 
 
 @bp.after_request

@@ -38,12 +38,19 @@ def quiet_request_handler(label: str) -> type[WSGIRequestHandler]:
     return Handler
 
 
-def silent_request_handler() -> type[WSGIRequestHandler]:
+def silent_request_handler(read_timeout: float | None = None) -> type[WSGIRequestHandler]:
     """No per-request line from Werkzeug: the application writes its own JSON line
     (idp/logs.py) with the request id, so a second, unstructured one would only be noise.
-    Werkzeug's own errors (a broken connection, a bad request line) are still logged."""
+    Werkzeug's own errors (a broken connection, a bad request line) are still logged.
+
+    `read_timeout` (IDP_READ_TIMEOUT) bounds every wait for the client's bytes, so a client
+    that stops sending does not keep a thread of `idp serve` forever. Unlike the gunicorn
+    workers (idp/gunicorn_worker.py) it is not a deadline for the whole request: production
+    runs under gunicorn."""
 
     class Handler(WSGIRequestHandler):
+        timeout = read_timeout
+
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             return None
 

@@ -178,6 +178,10 @@ class Settings:
     # addresses or networks allowed to read GET /metrics.
     trusted_proxies: int = 0
     metrics_allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    # IDP_READ_TIMEOUT: seconds a client has to send a request's line and headers; a body must
+    # then keep coming at a minimum average rate (idp/gunicorn_worker.py), so a slow client
+    # cannot hold a server thread.
+    read_timeout: int = 15
     # Rate limits per client and per address (idp/limits.py), each per window of
     # rate_window seconds, counted in the ephemeral store; rate_limits=False turns these off
     # (benchmarks), never the per-account limits on passkeys and verification.
@@ -236,6 +240,7 @@ class Settings:
             dpop_nonce_required=_bool(e.get("IDP_DPOP_NONCE_REQUIRED"), base.dpop_nonce_required),
             trusted_proxies=_count(e, "IDP_TRUSTED_PROXIES", base.trusted_proxies),
             metrics_allow=_networks(e, "IDP_METRICS_ALLOW", base.metrics_allow),
+            read_timeout=_int(e, "IDP_READ_TIMEOUT", base.read_timeout),
             rate_limits=_bool(e.get("IDP_RATE_LIMITS"), base.rate_limits),
             rate_window=_int(e, "IDP_RATE_WINDOW", base.rate_window),
             rate_token_per_client=_int(e, "IDP_RATE_TOKEN_PER_CLIENT",

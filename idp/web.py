@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import io
 import json
+import re
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,7 +27,7 @@ from flask import (
     session,
 )
 from flask import Response as FlaskResponse
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from idp import i18n
@@ -44,6 +45,7 @@ CSP = (
 #: style) because their callers are programs that cannot read an HTML page.
 JSON_PREFIXES: tuple[str, ...] = (
     "/token",
+    "/par",
     "/userinfo",
     "/introspect",
     "/revoke",
@@ -51,6 +53,7 @@ JSON_PREFIXES: tuple[str, ...] = (
     "/.well-known/",
     "/api/",
     "/csc/",
+    "/federation/ndid/callback/",  # the NDID node's callbacks (a program, like the rest)
 )
 
 LANG_COOKIE = "idp_lang"
@@ -193,6 +196,29 @@ def allow_upload(max_bytes: int) -> None:
 
 UPLOAD_FRAMING = 64 * 1024  # multipart boundaries and the small fields around the files
 
+#: Blueprints that set their own body limit in their own `before_request` (which Flask runs
+#: after the application's): uploads (raised, refused by their views with their own answer)
+#: and the CSC and registry APIs (raised or lowered; they call :func:`refuse_oversized`).
+OWN_BODY_LIMITS = frozenset({"verify", "sign", "csc", "registry"})
+
+
+def refuse_oversized() -> None:
+    """Refuse (413) a request whose declared Content-Length is over this request's limit,
+    before anything reads the body or looks at the credentials: a client must not make us
+    read, parse or authenticate a body we would refuse anyway. Werkzeug refuses it too, but
+    only when something reads the form; an endpoint that authenticates from a header first
+    would otherwise answer 401 and leave the body unread on the connection. A body without
+    Content-Length (chunked) is bounded by the same limit while it is read."""
+    limit = request.max_content_length
+    if limit is not None and request.content_length is not None \
+            and request.content_length > limit:
+        raise RequestEntityTooLarge()
+
+
+def _refuse_oversized() -> None:
+    if request.blueprint not in OWN_BODY_LIMITS:
+        refuse_oversized()
+
 
 def _memory_stream(*_args: Any, **_kwargs: Any) -> io.BytesIO:
     return io.BytesIO()
@@ -216,6 +242,16 @@ def render_page(template: str, status: int = 200, **context: Any) -> FlaskRespon
     response = FlaskResponse(render_template(template, status=status, **context), status=status)
     response.mimetype = "text/html"
     return response
+
+
+_UNSAFE_IN_DESCRIPTION = re.compile(r"[^\x20-\x21\x23-\x5B\x5D-\x7E]")
+
+
+def description_text(text: str, limit: int = 500) -> str:
+    """`text` fit for an ``error_description``: RFC 6749 5.2 allows printable ASCII without
+    ``"`` and ``\\`` only, and a description may quote the caller's input (an unknown member's
+    name), which could be anything. Other characters become ``?``; the length is bounded."""
+    return _UNSAFE_IN_DESCRIPTION.sub("?", text[:limit])
 
 
 def _json_error(error: str, description_key: str, status: int, **fmt: Any) -> FlaskResponse:
@@ -388,6 +424,7 @@ def _template_context() -> dict[str, Any]:
 def init_app(app: Flask) -> None:
     """Install the locale negotiation, security headers, error handlers and template
     helpers on ``app``. Call once, before registering blueprints."""
+    app.before_request(_refuse_oversized)
     app.before_request(_set_locale)
     app.after_request(_security_headers)
     app.context_processor(_template_context)

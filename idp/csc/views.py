@@ -19,7 +19,7 @@ from flask import Blueprint, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from idp import audit
+from idp import audit, web
 from idp.csc import seals
 from idp.csc import service as csc
 from idp.csc.service import CscError
@@ -76,7 +76,7 @@ class Credential:
 
 @bp.errorhandler(CscError)
 def _csc_error(exc: CscError) -> ResponseReturnValue:
-    response = jsonify(error=exc.error, error_description=exc.description)
+    response = jsonify(error=exc.error, error_description=web.description_text(exc.description))
     response.status_code = exc.status
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = f'Bearer error="{exc.error}"'
@@ -98,6 +98,7 @@ def _body_limit() -> None:
     if request.path == f"{PREFIX}/signatures/signDoc":
         max_bytes = current_provider().settings.signing_max_bytes
         request.max_content_length = max_bytes * 4 // 3 + JSON_OVERHEAD
+    web.refuse_oversized()  # before the token is looked at or the body read
 
 
 def _body() -> Any:

@@ -15,6 +15,7 @@ body over; these functions take data and return data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,16 @@ class ParContext:
     req: AuthorizationRequest | None = None
 
 
+_PLAIN_NAME = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_NAME}}}")
+
+
+def _shown(name: str) -> str:
+    """A parameter's name as an error may quote it: RFC 6749 5.2 allows only printable ASCII
+    without quote or backslash in `error_description`, and a name is the caller's input (it
+    could be anything, a pasted secret included). Plain names are quoted; others are not."""
+    return f"'{name}'" if _PLAIN_NAME.fullmatch(name) else "a parameter"
+
+
 def check_bounds(ctx: ParContext) -> None:
     """Few parameters, short names, values bounded as at /authorize (claims has its own)."""
     if len(ctx.items) > MAX_PARAMS:
@@ -93,7 +104,7 @@ def check_bounds(ctx: ParContext) -> None:
             raise ParError("invalid_request", "a parameter name is too long")
         limit = MAX_CLAIMS_PARAM if name == "claims" else MAX_PARAM
         if len(value) > limit:
-            raise ParError("invalid_request", f"'{name[:MAX_NAME]}' is too long")
+            raise ParError("invalid_request", f"{_shown(name)} is too long")
 
 
 def check_single_values(ctx: ParContext) -> None:
@@ -102,7 +113,7 @@ def check_single_values(ctx: ParContext) -> None:
     seen: dict[str, str] = {}
     for name, value in ctx.items:
         if name in seen:
-            raise ParError("invalid_request", f"'{name}' is given more than once")
+            raise ParError("invalid_request", f"{_shown(name)} is given more than once")
         seen[name] = value
     ctx.params = {k: v for k, v in seen.items() if k not in CLIENT_AUTH_PARAMS}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Blueprint, current_app, jsonify, make_response, redirect, request
 from werkzeug.wrappers import Response
 
@@ -45,6 +46,16 @@ def _json(body: dict[str, Any], status: int = 200) -> Response:
     resp.status_code = status
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+@bp.errorhandler(InsecureTransportError)
+def _insecure_transport(_exc: InsecureTransportError) -> Response:
+    """authlib refuses a request whose URL is http:// on a host other than localhost (the
+    Host header or a missing X-Forwarded-Proto decides that): an OAuth error for the caller,
+    not a server error. In production TLS ends at the proxy, which must send
+    X-Forwarded-Proto (IDP_TRUSTED_PROXIES)."""
+    return _json({"error": "invalid_request",
+                  "error_description": "this endpoint is only served over https"}, 400)
 
 
 @bp.get("/.well-known/openid-configuration")

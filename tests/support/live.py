@@ -175,3 +175,6 @@ def serve(settings: Settings, store: EphemeralStore,
         yield LiveProvider(base=base, settings=settings, app=app)
     finally:
         server.shutdown()
+        provider = app.extensions["idp"]
+        if "agency_tokens" in vars(provider):  # write the tally while its database exists
+            provider.agency_tokens.close()
