@@ -399,25 +399,15 @@ def verify(session: Session) -> VerifyResult:
     return VerifyResult(ok=True, count=count, pending=pending)
 
 
-_CHAIN_QUERY = select(
-    AuditEvent.seq,
-    AuditEvent.at,
-    AuditEvent.type,
-    AuditEvent.person_id,
-    AuditEvent.client_id,
-    AuditEvent.data,
-    AuditEvent.prev_hash,
-    AuditEvent.hash,
-).where(AuditEvent.chain_pos.is_not(None)).order_by(AuditEvent.chain_pos)
+_CONTENT = (AuditEvent.seq, AuditEvent.at, AuditEvent.type, AuditEvent.person_id,
+            AuditEvent.client_id, AuditEvent.data)
+"""What an event's hash covers (with its link), and its seq to name it by."""
 
-_UNSEALED_QUERY = select(
-    AuditEvent.seq,
-    AuditEvent.at,
-    AuditEvent.type,
-    AuditEvent.person_id,
-    AuditEvent.client_id,
-    AuditEvent.data,
-).where(AuditEvent.chain_pos.is_(None)).order_by(AuditEvent.seq)
+_CHAIN_QUERY = select(*_CONTENT, AuditEvent.prev_hash, AuditEvent.hash) \
+    .where(AuditEvent.chain_pos.is_not(None)).order_by(AuditEvent.chain_pos)
+
+_UNSEALED_QUERY = select(*_CONTENT).where(AuditEvent.chain_pos.is_(None)) \
+    .order_by(AuditEvent.seq)
 
 
 def _problem(row: Row[Any], expected_prev: str) -> str | None:

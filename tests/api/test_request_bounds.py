@@ -14,27 +14,24 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from idp.migrate import upgrade
-from idp.settings import ROOT, Settings
+from idp.settings import Settings
 from idp.store import EphemeralStore
 from tests.conftest import TEST_KEK
-from tests.idp.test_health import closed_port
 from tests.support.live import LiveProvider, serve
+from tests.support.private_services import gunicorn_provider
 
 FORM = "application/x-www-form-urlencoded"
 LIMIT = 64 * 1024  # IDP_MAX_REQUEST_BYTES, the default
@@ -169,40 +166,12 @@ def gunicorn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Gunicor
     few slow clients would be enough to hold every thread it has."""
     url = f"sqlite:///{tmp_path / 'idp.db'}"
     upgrade(url)
-    port = closed_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "PROMETHEUS_"))}
-    env.update({
-        "IDP_DATABASE_URL": url, "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_SECRET_KEY": "test-secret-key-" + "x" * 32, "IDP_KEK": TEST_KEK,
-        "IDP_BIND": f"127.0.0.1:{port}", "IDP_WORKERS": "1",
-        "IDP_THREADS": "2" if request.param == "gthread" else "1",
-        "IDP_READ_TIMEOUT": str(READ_TIMEOUT),
-    })
     stderr = tmp_path / "gunicorn.err"
-    with stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "idp" / "gunicorn_conf.py"),
-             "idp.wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, stderr.read_text()[-3000:]
-            try:
-                if requests.get(f"{base}/livez", timeout=2).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):  # still booting
-                pass
-            assert time.monotonic() < deadline, stderr.read_text()[-3000:]
-            time.sleep(0.2)
-        yield Gunicorn(base, port, stderr)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with gunicorn_provider({
+        "IDP_DATABASE_URL": url, "IDP_SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "IDP_KEK": TEST_KEK, "IDP_READ_TIMEOUT": str(READ_TIMEOUT),
+    }, stderr, workers=1, threads=2 if request.param == "gthread" else 1) as base:
+        yield Gunicorn(base, urlsplit(base).port or 0, stderr)
     # Cutting a slow client off is routine: no traceback in the log for it.
     assert "Traceback" not in stderr.read_text(), stderr.read_text()[-3000:]
 

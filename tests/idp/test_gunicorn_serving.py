@@ -7,10 +7,6 @@ two workers, so /metrics must add up what both counted.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,53 +14,22 @@ from pathlib import Path
 import pytest
 import requests
 
-from idp.settings import ROOT, Settings
+from idp.settings import Settings
 from tests.conftest import REDIS_URL, TEST_KEK
-from tests.idp.test_health import closed_port
+from tests.support.private_services import gunicorn_provider
 
 
 @pytest.fixture
 def gunicorn(settings: Settings, backend: str, tmp_path: Path) -> Iterator[tuple[str, int]]:
-    port = closed_port()
     workers = 2 if backend == "pg-redis" else 1
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "PROMETHEUS_"))}
-    env.update({
-        "IDP_DATABASE_URL": settings.database_url,
-        "IDP_ISSUER": f"http://127.0.0.1:{port}",
-        "IDP_SECRET_KEY": settings.secret_key,
-        "IDP_KEK": TEST_KEK,
-        "IDP_BIND": f"127.0.0.1:{port}",
-        "IDP_WORKERS": str(workers),
-        "IDP_THREADS": "2",
-    })
+    env = {"IDP_DATABASE_URL": settings.database_url, "IDP_SECRET_KEY": settings.secret_key,
+           "IDP_KEK": TEST_KEK}
     if backend == "pg-redis":
         assert REDIS_URL
         env["IDP_REDIS_URL"] = REDIS_URL
     stderr = tmp_path / "gunicorn.err"
-    with stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "idp" / "gunicorn_conf.py"),
-             "idp.wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, stderr.read_text()[-3000:]
-            try:
-                if requests.get(f"{base}/livez", timeout=2).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):  # still booting
-                pass
-            assert time.monotonic() < deadline, stderr.read_text()[-3000:]
-            time.sleep(0.2)
+    with gunicorn_provider(env, stderr, workers=workers, threads=2) as base:
         yield base, workers
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
     log = stderr.read_text()
     # Everything gunicorn and the app wrote is JSON, one object per line.
     records = [json.loads(line) for line in log.splitlines() if line.strip()]
