@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from idp.migrate import upgrade
+from idp.oidc.tally import close_all as close_all_tallies
 from idp.settings import Settings
 from idp.store import EphemeralStore, MemoryStore, RedisStore
 
@@ -38,6 +39,7 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
         url = f"sqlite:///{tmp_path / 'idp.db'}"
         upgrade(url)
         yield url
+        close_all_tallies()
         return
     assert PG_URL
     schema = "t_" + secrets.token_hex(6)
@@ -50,6 +52,7 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
         upgrade(url)
         yield url
     finally:
+        close_all_tallies()  # agency token counts are written while their database exists
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

@@ -38,7 +38,7 @@ class AgencyTokenTally:
         self._since: datetime | None = None
         self._armed = False
         self._closed = False
-        atexit.register(_close_at_exit, weakref.ref(self))
+        _tallies.add(self)
 
     def count(self, client_id: str) -> None:
         with self._lock:
@@ -95,7 +95,11 @@ class AgencyTokenTally:
         timer.start()
 
 
-def _close_at_exit(ref: weakref.ref[AgencyTokenTally]) -> None:
-    tally = ref()
-    if tally is not None:
+_tallies: weakref.WeakSet[AgencyTokenTally] = weakref.WeakSet()
+
+
+@atexit.register
+def close_all() -> None:
+    """Write every tally of this process: at exit, and before a database goes away."""
+    for tally in list(_tallies):
         tally.close()

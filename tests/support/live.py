@@ -175,6 +175,3 @@ def serve(settings: Settings, store: EphemeralStore,
         yield LiveProvider(base=base, settings=settings, app=app)
     finally:
         server.shutdown()
-        provider = app.extensions["idp"]
-        if "agency_tokens" in vars(provider):  # write the tally while its database exists
-            provider.agency_tokens.close()
