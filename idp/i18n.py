@@ -459,6 +459,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Your national ID number is sensitive personal data. It is shared with this "
         "agency only with your consent, which you can withdraw at any time.",
     },
+    "consent_national_id_withheld": {
+        "th": "หน่วยงานนี้ขอเลขประจำตัวประชาชนของคุณด้วย แต่จะไม่ได้รับ เพราะหน่วยงานยังไม่ได้"
+        "ลงทะเบียนกุญแจสำหรับเข้ารหัสข้อมูล เลขประจำตัวประชาชนจะส่งให้เฉพาะหน่วยงานที่รับข้อมูล"
+        "แบบเข้ารหัสเท่านั้น",
+        "en": "This agency also asked for your national ID number, but will not receive it: "
+        "it has not registered a key to encrypt it with. The number is sent only to agencies "
+        "that receive it encrypted.",
+    },
     "consent_verified_missing": {
         "th": "หน่วยงานขอข้อมูลที่ผ่านการตรวจสอบบางรายการที่ไม่มีอยู่ในข้อมูลตัวตนที่คุณยืนยันไว้ "
         "ข้อมูลเหล่านั้นจะไม่ถูกส่งให้หน่วยงาน หากต้องการส่ง โปรดยืนยันตัวตนก่อน",

@@ -23,6 +23,7 @@ from idp.oidc.authorize import AuthorizationRequest, RedirectError, decide, redi
 from idp.oidc.claims import PROTOCOL_CLAIMS, VERIFIED_CLAIMS
 from idp.provider import Provider, current_provider
 from kyc.assurance import Assurance
+from kyc.verified_claims import citizen_id_claim
 
 # How long a redeemed code is remembered, so that a replay revokes what the first use issued.
 CODE_REUSE_TTL = 3600
@@ -64,6 +65,18 @@ def requested_claim_names(req: AuthorizationRequest) -> list[str]:
         names |= {verified.consent_name(n) for n in verified.releasable(
             p, req.client_id, where, verified.requested_names(target))}
     return sorted(names)
+
+
+def national_id_withheld(req: AuthorizationRequest) -> bool:
+    """Whether the request asks for the national ID somewhere it may not travel to this
+    client (`verified.releasable`): the consent page then says why it is not on the list."""
+    p = current_provider()
+    cid = citizen_id_claim(p.issuer)
+    for where, target in req.claims.items():
+        asked = cid in target or cid in verified.requested_names(target)
+        if asked and not verified.releasable(p, req.client_id, where, [cid]):
+            return True
+    return False
 
 
 def has_consent(p: Provider, person_id: str, client_id: str, scopes: list[str],

@@ -69,7 +69,7 @@ def _consent_page(interaction_id: str, client: Client, req: AuthorizationRequest
     view = disclosure.describe(p, session.person_id, req.scopes,
                                flow.requested_claim_names(req))
     return web.render_page("consent.html", interaction_id=interaction_id, client=client,
-                           view=view)
+                           view=view, national_id_withheld=flow.national_id_withheld(req))
 
 
 @bp.get("/interaction/<interaction_id>")

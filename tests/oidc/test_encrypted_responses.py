@@ -53,8 +53,9 @@ def plain_claims(op: LiveProvider, id_token: str) -> dict[str, Any]:
 
 
 def consent_lines(html: str) -> str:
-    """The part of the consent page that lists what the agency receives."""
-    return html.split("<form")[0]
+    """The part of the consent page that lists what the agency receives (before the notes
+    under the list and the form)."""
+    return html.split("<form")[0].split('<p class="help"')[0]
 
 
 def to_consent(op: LiveProvider, browser: Browser, client: dict[str, Any],
@@ -154,6 +155,9 @@ def test_national_id_withheld_from_an_unencrypted_client(op: LiveProvider,
     page, verifier = to_consent(op, browser, client, citizen_request(op))
     assert cid(op) not in consent_lines(page.text)
     assert "national ID" not in consent_lines(page.text)
+    # ... and the page says why it is not on the list.
+    assert 'id="national-id-withheld"' in page.text
+    assert "has not registered a key to encrypt it with" in page.text
     tokens = allow(op, browser, client, verifier).json()
     id_claims = plain_claims(op, tokens["id_token"])
     info = get_userinfo(op, tokens["access_token"]).json()
@@ -168,6 +172,7 @@ def test_national_id_present_when_encrypted(op: LiveProvider, browser: Browser) 
     page, verifier = to_consent(op, browser, client, citizen_request(op))
     assert cid(op) in consent_lines(page.text)
     assert "Your national ID number" in consent_lines(page.text)
+    assert 'id="national-id-withheld"' not in page.text
     resp = allow(op, browser, client, verifier)
     tokens = resp.json()
     assert SOMCHAI_CID not in resp.text
