@@ -17,6 +17,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Response, request
 
@@ -63,12 +64,25 @@ def hit(store: EphemeralStore, secret: bytes, limit: Limit, who: str,
     """Count one attempt by `who`; None while within the limit, else the seconds to wait
     (at least 1) until the window ends and attempts are allowed again."""
     now = time.time() if now is None else now
-    window = int(now // limit.window)
-    key = f"rl:{limit.name}:{window}:{who_key(secret, limit, who)}"
-    count = store.incr(key, limit.window)
+    return _wait(limit, store.incr(_counter(secret, limit, who, now), limit.window), now)
+
+
+def hit_and_get(store: EphemeralStore, secret: bytes, limit: Limit, who: str, key: str,
+                now: float | None = None) -> tuple[int | None, dict[str, Any] | None]:
+    """`hit`, and the value under `key`, in one store round trip."""
+    now = time.time() if now is None else now
+    count, value = store.incr_and_get(_counter(secret, limit, who, now), limit.window, key)
+    return _wait(limit, count, now), value
+
+
+def _counter(secret: bytes, limit: Limit, who: str, now: float) -> str:
+    return f"rl:{limit.name}:{int(now // limit.window)}:{who_key(secret, limit, who)}"
+
+
+def _wait(limit: Limit, count: int, now: float) -> int | None:
     if count <= limit.limit:
         return None
-    return max(1, math.ceil((window + 1) * limit.window - now))
+    return max(1, math.ceil((int(now // limit.window) + 1) * limit.window - now))
 
 
 def client_address() -> str:

@@ -30,6 +30,8 @@ class EphemeralStore(Protocol):
     def delete(self, key: str) -> None: ...
     def add(self, key: str, value: dict[str, Any], ttl: int) -> bool: ...
     def incr(self, key: str, ttl: int) -> int: ...
+    def incr_and_get(self, counter: str, ttl: int, key: str
+                     ) -> tuple[int, dict[str, Any] | None]: ...
     def ping(self) -> bool: ...
 
 
@@ -91,6 +93,11 @@ class MemoryStore:
             self._data[key] = (expires, json.dumps({"n": count}))
             return int(count)
 
+    def incr_and_get(self, counter: str, ttl: int, key: str
+                     ) -> tuple[int, dict[str, Any] | None]:
+        """`incr(counter)` and `get(key)` together (one round trip on Redis)."""
+        return self.incr(counter, ttl), self.get(key)
+
     def ping(self) -> bool:
         return True
 
@@ -131,6 +138,17 @@ class RedisStore:
         pipe.expire(self._p + key, ttl, nx=True)
         count, _ = self._call(pipe.execute)
         return int(count)
+
+    def incr_and_get(self, counter: str, ttl: int, key: str
+                     ) -> tuple[int, dict[str, Any] | None]:
+        """`incr(counter)` and `get(key)` in one pipeline: the token endpoint's rate-limit
+        check (the address's counter and the client's block marker) in one round trip."""
+        pipe = self._r.pipeline()
+        pipe.incr(self._p + counter)
+        pipe.expire(self._p + counter, ttl, nx=True)
+        pipe.get(self._p + key)
+        count, _, raw = self._call(pipe.execute)
+        return int(count), None if raw is None else json.loads(raw)
 
     def ping(self) -> bool:
         try:

@@ -79,6 +79,13 @@ def test_incr_window_does_not_slide(store: EphemeralStore) -> None:
     assert store.incr("rate:w", 1) == 1
 
 
+def test_incr_and_get_counts_and_reads_in_one_call(store: EphemeralStore) -> None:
+    assert store.incr_and_get("rate:both", 60, "marker") == (1, None)
+    store.put("marker", {"until": 5}, 60)
+    assert store.incr_and_get("rate:both", 60, "marker") == (2, {"until": 5})
+    assert store.incr("rate:both", 60) == 3  # the same counter as incr's
+
+
 def test_ping(store: EphemeralStore) -> None:
     assert store.ping()
 
