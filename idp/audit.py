@@ -23,6 +23,7 @@ inside its own SQLAlchemy transaction.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -166,7 +167,8 @@ class _Sealer:
     so requests never wait for the chain. It runs again while there is more than a batch, and
     when another sealer held the lock (that one may have looked before our events committed),
     so every process sees its own events sealed. A failure (database away) is logged and not
-    retried: the next commit arms it again, and `idp audit verify` seals whatever is left.
+    retried: the next commit arms it again, and `idp audit verify` seals whatever is left. A
+    process that ends while armed seals at exit (`_seal_at_exit`).
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -183,22 +185,38 @@ class _Sealer:
         timer.daemon = True
         timer.start()
 
+    @property
+    def armed(self) -> bool:
+        return self._armed
+
+    def run_now(self) -> None:
+        """Seal everything now, waiting for the lock (the process is ending)."""
+        with self._lock:
+            self._armed = False
+        while (sealed := self._seal_once(wait=True)) is not None and sealed >= SEAL_BATCH:
+            pass
+
     def _run(self) -> None:
         with self._lock:
             self._armed = False
+        sealed = self._seal_once(wait=False)
+        if sealed is not None and (sealed < 0 or sealed >= SEAL_BATCH):
+            self.arm()
+
+    def _seal_once(self, *, wait: bool) -> int | None:
+        """One sealing transaction: how many were sealed, -1 if another sealer held the lock,
+        None if it failed (logged) or the database is gone."""
         engine = self._engine()
         if engine is None:
-            return
+            return None
         try:
             with Session(engine) as s, s.begin():
-                sealed = _link(s, SEAL_BATCH) if _lock_chain(s, wait=False) else -1
+                return _link(s, SEAL_BATCH) if _lock_chain(s, wait=wait) else -1
         except Exception as exc:  # the request that armed us has long returned
             logging.getLogger(__name__).warning("audit sealing failed (%s); events stay "
                                                 "unchained until the next run",
                                                 type(exc).__name__)
-            return
-        if sealed < 0 or sealed >= SEAL_BATCH:
-            self.arm()
+            return None
 
 
 _sealers: weakref.WeakKeyDictionary[Engine, _Sealer] = weakref.WeakKeyDictionary()
@@ -212,6 +230,15 @@ def _arm_sealer(engine: Engine) -> None:
         if sealer is None:
             sealer = _sealers[engine] = _Sealer(engine)
     sealer.arm()
+
+
+@atexit.register
+def _seal_at_exit() -> None:
+    """A process that ends with a sealer still armed (an `idp` command that changed something,
+    a worker shutting down) seals now, instead of leaving its events to whoever commits next."""
+    for sealer in list(_sealers.values()):
+        if sealer.armed:
+            sealer.run_now()
 
 
 # --- observers -----------------------------------------------------------------------------

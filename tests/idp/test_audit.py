@@ -7,6 +7,8 @@ Tampering is done with SQL UPDATE/DELETE statements, as an attacker with databas
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from sqlalchemy import delete, func, select, update
 from idp import audit
 from idp.cli_audit import audit as audit_cli
 from idp.db import AuditEvent, Database
+from idp.settings import ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -328,6 +331,20 @@ def test_the_background_sealer_chains_committed_events(db: Database) -> None:
             break
         time.sleep(0.1)
     assert result == audit.VerifyResult(ok=True, count=3, pending=0)
+
+
+def test_a_process_that_ends_seals_its_events(db: Database, database_url: str) -> None:
+    """An `idp` command records an event and exits before its sealer's timer: it seals at
+    exit, so the event does not wait for the next request of some server."""
+    script = ("import sys\n"
+              "from idp import audit\n"
+              "from idp.db import Database\n"
+              "with Database(sys.argv[1]).session() as s:\n"
+              "    audit.record(s, 'client.created', via='cli')\n")
+    subprocess.run([sys.executable, "-c", script, database_url], check=True, cwd=ROOT,
+                   timeout=60)
+    with db.session() as s:
+        assert audit.verify(s) == audit.VerifyResult(ok=True, count=1, pending=0)
 
 
 def test_an_event_committed_late_is_chained_after_later_seqs(
