@@ -53,7 +53,9 @@ JSON_PREFIXES: tuple[str, ...] = (
     "/.well-known/",
     "/api/",
     "/csc/",
-    "/federation/ndid/callback/",  # the NDID node's callbacks (a program, like the rest)
+    # The NDID node's callbacks (a program, like the rest). The whole /federation/ndid/ tree,
+    # so that a wrong callback token and a path that does not exist get the same 404.
+    "/federation/ndid/",
 )
 
 LANG_COOKIE = "idp_lang"

@@ -68,12 +68,13 @@ def requested_claim_names(req: AuthorizationRequest) -> list[str]:
 
 
 def national_id_withheld(req: AuthorizationRequest) -> bool:
-    """Whether the request asks for the national ID somewhere it may not travel to this
-    client (`verified.releasable`): the consent page then says why it is not on the list."""
+    """Whether the request asks for the national ID inside verified_claims somewhere it may
+    not travel to this client (`verified.releasable`): the consent page then says why it is
+    not on the list. (As a plain claim it is never given, encrypted or not.)"""
     p = current_provider()
     cid = citizen_id_claim(p.issuer)
     for where, target in req.claims.items():
-        asked = cid in target or cid in verified.requested_names(target)
+        asked = cid in verified.requested_names(target)
         if asked and not verified.releasable(p, req.client_id, where, [cid]):
             return True
     return False
