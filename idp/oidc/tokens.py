@@ -129,11 +129,20 @@ class LiveToken:
     grant: Grant
 
 
-def _live_access(s: Session, h: str) -> tuple[AccessToken, Grant] | None:
-    """The access token's row and its grant in one query (one round trip, not two)."""
-    found = s.execute(select(AccessToken, Grant).join(Grant, Grant.id == AccessToken.grant_id)
-                      .where(AccessToken.token_hash == h)).first()
+def _with_grant(s: Session, model: type[AccessToken] | type[RefreshToken], h: str
+                ) -> tuple[Any, Grant] | None:
+    """A token's row and its grant, live or not, in one query (one round trip, not two)."""
+    found = s.execute(select(model, Grant).join(Grant, Grant.id == model.grant_id)
+                      .where(model.token_hash == h)).first()
     return (found[0], found[1]) if found else None
+
+
+def _as_live(kind: str, row: AccessToken | RefreshToken, grant: Grant) -> LiveToken | None:
+    """`row` as a LiveToken unless it or its grant is revoked, or it has expired."""
+    if row.revoked_at is not None or as_utc(row.expires_at) <= utcnow() \
+            or grant.revoked_at is not None:
+        return None
+    return LiveToken(kind, row.scope, as_utc(row.expires_at), as_utc(row.issued_at), grant)
 
 
 def _live(s: Session, kind: str, row: AccessToken | RefreshToken) -> LiveToken | None:
@@ -147,33 +156,19 @@ def _live(s: Session, kind: str, row: AccessToken | RefreshToken) -> LiveToken |
 def find_access_token(s: Session, raw: str, store: EphemeralStore) -> LiveToken | None:
     if is_agency_token(raw):
         return find_agency_token(store, raw)
-    found = _live_access(s, digest(raw))
-    if found is None:
-        return None
-    row, grant = found
-    if row.revoked_at is not None or as_utc(row.expires_at) <= utcnow() \
-            or grant.revoked_at is not None:
-        return None
-    return LiveToken("access_token", row.scope, as_utc(row.expires_at),
-                     as_utc(row.issued_at), grant)
+    found = _with_grant(s, AccessToken, digest(raw))
+    return _as_live("access_token", *found) if found else None
 
 
 def refresh_token_with_grant(s: Session, raw: str) -> tuple[RefreshToken, Grant] | None:
     """The refresh token's row and its grant, live or not, in one query."""
-    found = s.execute(select(RefreshToken, Grant)
-                      .join(Grant, Grant.id == RefreshToken.grant_id)
-                      .where(RefreshToken.token_hash == digest(raw))).first()
-    return (found[0], found[1]) if found else None
+    return _with_grant(s, RefreshToken, digest(raw))
 
 
 def live_refresh_token(row: RefreshToken, grant: Grant) -> LiveToken | None:
     """`row` as a LiveToken if it can still be used: unused, unrevoked, unexpired, its
     grant live."""
-    if (row.revoked_at is not None or row.used_at is not None
-            or as_utc(row.expires_at) <= utcnow() or grant.revoked_at is not None):
-        return None
-    return LiveToken("refresh_token", row.scope, as_utc(row.expires_at),
-                     as_utc(row.issued_at), grant)
+    return None if row.used_at is not None else _as_live("refresh_token", row, grant)
 
 
 def find_refresh_token(s: Session, raw: str) -> LiveToken | None:
